@@ -1,0 +1,7 @@
+"""snn_zoo: a timm-style zoo of spiking neural networks."""
+from . import models  # registers every architecture in timm's registry
+from .factory import create_model, is_model, list_models, list_pretrained
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "create_model", "is_model", "list_models", "list_pretrained"]

@@ -1,0 +1,52 @@
+"""timm-style entry points restricted to snn_zoo's architectures."""
+from __future__ import annotations
+
+import difflib
+from typing import Union
+
+import timm
+import torch.nn as nn
+
+from .models import SNN_MODELS
+from .models._builder import split_model_name_tag
+
+_PASS_THROUGH_PREFIXES = ("hf-hub:", "hf_hub:", "local-dir:")
+
+
+def list_models(filter: Union[str, list] = "", pretrained: bool = False) -> list[str]:
+    """snn_zoo architecture names (``pretrained=True``: 'arch.tag' names with weights)."""
+    names = timm.list_models(filter or "", pretrained=pretrained)
+    return [n for n in names if split_model_name_tag(n)[0] in SNN_MODELS]
+
+
+def list_pretrained(filter: Union[str, list] = "") -> list[str]:
+    """'arch.tag' names of published checkpoints."""
+    return list_models(filter, pretrained=True)
+
+
+def is_model(name: str) -> bool:
+    """True if ``name`` (with or without a tag) is an snn_zoo architecture."""
+    return split_model_name_tag(name)[0] in SNN_MODELS
+
+
+def create_model(model_name: str, pretrained: bool = False, **kwargs) -> nn.Module:
+    """Create a spiking model by name, exactly like ``timm.create_model``.
+
+    ``model_name`` is 'arch', 'arch.tag' (a pretrained checkpoint), 'hf-hub:org/name' or
+    'local-dir:/path'. SNN kwargs: T, neuron ('if'|'lif'|'plif'|'relu'), surrogate, tau,
+    v_threshold, detach_reset, backend ('auto'|'torch'|'cupy'); plus timm's num_classes, in_chans.
+    """
+    if not model_name.startswith(_PASS_THROUGH_PREFIXES):
+        arch, tag = split_model_name_tag(model_name)
+        if arch not in SNN_MODELS:
+            close = difflib.get_close_matches(arch, sorted(SNN_MODELS), n=3, cutoff=0.5)
+            hint = f" Close matches: {close}." if close else ""
+            raise ValueError(
+                f"Unknown snn_zoo model {model_name!r}.{hint} See snn_zoo.list_models() for all names."
+            )
+        if tag and pretrained and f"{arch}.{tag}" not in list_pretrained(f"{arch}.*"):
+            raise ValueError(
+                f"No pretrained checkpoint {model_name!r}; available for {arch}: "
+                f"{list_pretrained(f'{arch}.*') or 'none'}."
+            )
+    return timm.create_model(model_name, pretrained=pretrained, **kwargs)

@@ -1,0 +1,7 @@
+"""Model families of the zoo; importing this registers them in timm's registry."""
+from ._base import SpikingModel
+from ._builder import SNN_MODELS, build_snn_model, register_snn_model
+from .sew_resnet import SpikingResNet
+from .spiking_cnn import SpikingCNN
+
+__all__ = ["SNN_MODELS", "SpikingCNN", "SpikingModel", "SpikingResNet", "build_snn_model", "register_snn_model"]

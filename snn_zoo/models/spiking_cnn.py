@@ -1,0 +1,69 @@
+"""Small convolutional SNNs for digit-scale inputs (8x8 scikit-learn digits up to 28x28 MNIST).
+
+stem conv -> [conv, maxpool] -> [conv, maxpool] -> conv -> global average -> fc. Global pooling
+makes the same weights shape-agnostic, so one family serves every digit resolution.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..layers import ConvBnSpike, MaxPool2d
+from ._base import SpikingModel
+from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
+
+
+class SpikingCNN(SpikingModel):
+    """Four conv-BN-spike layers of widths (w, w, 2w, 4w) with two 2x2 max-pools."""
+
+    def __init__(self, width: int = 16, in_chans: int = 1, num_classes: int = 10, **snn_kwargs):
+        super().__init__(in_chans=in_chans, num_classes=num_classes, **snn_kwargs)
+        w = width
+        self.stem = ConvBnSpike(in_chans, w, self.make_neuron)
+        self.stage1 = nn.Sequential(ConvBnSpike(w, w, self.make_neuron), MaxPool2d(2))
+        self.stage2 = nn.Sequential(ConvBnSpike(w, 2 * w, self.make_neuron), MaxPool2d(2))
+        self.stage3 = ConvBnSpike(2 * w, 4 * w, self.make_neuron)
+        self.feature_info = [
+            dict(num_chs=w, reduction=2, module="stage1"),
+            dict(num_chs=2 * w, reduction=4, module="stage2"),
+            dict(num_chs=4 * w, reduction=4, module="stage3"),
+        ]
+        self.num_features = self.head_hidden_size = 4 * w
+        self.fc = nn.Linear(4 * w, num_classes) if num_classes > 0 else nn.Identity()
+
+    def forward_features_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
+        return self.stage3(self.stage2(self.stage1(self.stem(x_seq))))
+
+    def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = x_seq.mean(dim=(-2, -1))
+        return x if pre_logits else self.fc(x)
+
+
+default_cfgs = generate_snn_default_cfgs({
+    f"spiking_cnn_{size}": snn_cfg(
+        num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0,
+        first_conv="stem.conv", classifier="fc",
+    ) for size in ("tiny", "small", "base")
+})
+
+
+def _create(variant: str, pretrained: bool, width: int, **kwargs) -> SpikingCNN:
+    return build_snn_model(SpikingCNN, variant, pretrained, width=width, **kwargs)
+
+
+@register_snn_model
+def spiking_cnn_tiny(pretrained: bool = False, **kwargs) -> SpikingCNN:
+    """Width-8 digit SNN (6.9k params at 10 classes)."""
+    return _create("spiking_cnn_tiny", pretrained, 8, **kwargs)
+
+
+@register_snn_model
+def spiking_cnn_small(pretrained: bool = False, **kwargs) -> SpikingCNN:
+    """Width-16 digit SNN."""
+    return _create("spiking_cnn_small", pretrained, 16, **kwargs)
+
+
+@register_snn_model
+def spiking_cnn_base(pretrained: bool = False, **kwargs) -> SpikingCNN:
+    """Width-32 digit SNN."""
+    return _create("spiking_cnn_base", pretrained, 32, **kwargs)

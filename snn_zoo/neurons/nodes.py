@@ -1,0 +1,124 @@
+"""IF, LIF and PLIF multi-step neurons on spikingjelly's MemoryModule.
+
+The module holds the state (``v``) and parameters; the math lives in a kernel beside it
+(``torch_kernel`` or ``cupy_kernel``) chosen per call by ``backend``. spikingjelly's
+``functional.reset_net`` resets them like its own neurons.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from spikingjelly.activation_based import base
+
+from .backend import get_kernel, resolve_backend, validate_backend
+from .spec import NeuronSpec
+from .surrogates import get_surrogate
+
+
+class MultiStepNeuron(base.MemoryModule):
+    """Base class: input [T, N, ...] -> spikes [T, N, ...]; single-step input [N, ...] also works."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        surrogate: str = "sigmoid",
+        alpha: Optional[float] = None,
+        detach_reset: bool = False,
+        backend: str = "auto",
+        step_mode: str = "m",
+    ):
+        super().__init__()
+        sg = get_surrogate(surrogate)
+        self.surrogate = sg.name
+        self.alpha = float(sg.default_alpha if alpha is None else alpha)
+        # spikingjelly-style attribute, so tools that inspect neurons find it.
+        self.surrogate_function = sg.sj_class(alpha=self.alpha)
+        self.v_threshold = float(v_threshold)
+        self.v_reset = None if v_reset is None else float(v_reset)
+        self.detach_reset = bool(detach_reset)
+        self.backend = validate_backend(backend)
+        self.step_mode = step_mode
+        self.register_memory("v", 0.0)
+
+    def _spec(self) -> NeuronSpec:
+        return NeuronSpec(
+            kind=self.kind, v_threshold=self.v_threshold, v_reset=self.v_reset,
+            surrogate=self.surrogate, alpha=self.alpha, detach_reset=self.detach_reset,
+        )
+
+    def _decay_tensor(self) -> Optional[torch.Tensor]:
+        return None
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.v, float):
+            v_init = torch.full_like(x_seq[0], self.v, dtype=torch.float32)
+        else:
+            v_init = self.v.detach().float()  # state from an earlier call: truncated BPTT
+        kernel = get_kernel(resolve_backend(self.backend, x_seq))
+        spikes, self.v = kernel(x_seq, v_init, self._decay_tensor(), self._spec())
+        return spikes
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.multi_step_forward(x.unsqueeze(0)).squeeze(0)
+
+    def extra_repr(self) -> str:
+        return (
+            f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, surrogate={self.surrogate}"
+            f"(alpha={self.alpha}), detach_reset={self.detach_reset}, backend={self.backend}, "
+            f"step_mode={self.step_mode}"
+        )
+
+
+class IFNode(MultiStepNeuron):
+    """Integrate-and-fire: h = v + x."""
+
+    kind = "if"
+
+
+class LIFNode(MultiStepNeuron):
+    """Leaky integrate-and-fire with fixed time constant ``tau`` (decay k = 1 / tau)."""
+
+    kind = "lif"
+
+    def __init__(self, tau: float = 2.0, decay_input: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if tau <= 1.0:
+            raise ValueError(f"tau must be > 1 for a LIF neuron, got {tau}.")
+        self.tau = float(tau)
+        self.decay_input = bool(decay_input)
+
+    def _spec(self) -> NeuronSpec:
+        spec = super()._spec()
+        return NeuronSpec(**{**spec.__dict__, "decay_input": self.decay_input, "k": 1.0 / self.tau})
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, decay_input={self.decay_input}, " + super().extra_repr()
+
+
+class PLIFNode(MultiStepNeuron):
+    """Parametric LIF: learns 1 / tau = sigmoid(w), with w initialised to -log(tau - 1)."""
+
+    kind = "plif"
+
+    def __init__(self, tau: float = 2.0, decay_input: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if tau <= 1.0:
+            raise ValueError(f"init tau must be > 1 for a PLIF neuron, got {tau}.")
+        self.decay_input = bool(decay_input)
+        self.w = nn.Parameter(torch.tensor(-math.log(tau - 1.0)))
+
+    def _spec(self) -> NeuronSpec:
+        spec = super()._spec()
+        return NeuronSpec(**{**spec.__dict__, "decay_input": self.decay_input})
+
+    def _decay_tensor(self) -> torch.Tensor:
+        return self.w.sigmoid()
+
+    def extra_repr(self) -> str:
+        return f"tau={1.0 / self.w.sigmoid().item():.4f}, decay_input={self.decay_input}, " + super().extra_repr()

@@ -1,0 +1,78 @@
+"""Surrogate gradients shared by every neuron backend.
+
+Each surrogate is spikingjelly's function (used for the module attribute and for
+single-step autograd) plus the derivative written twice: once in torch for the
+CPU/GPU torch kernel and once as a CUDA expression for the cupy kernel. Keeping the
+three side by side is what lets the parity tests hold the backends to each other.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from spikingjelly.activation_based import surrogate as sj_surrogate
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A named surrogate: spikingjelly class, default alpha, derivative in torch and CUDA."""
+
+    name: str
+    sj_class: type
+    default_alpha: float
+    grad: Callable[[torch.Tensor, float], torch.Tensor]
+    # Body of a CUDA device function `float f(float x, float alpha)`, x = h - v_threshold.
+    cuda_grad: str
+
+
+def _sigmoid_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    sg = torch.sigmoid(alpha * x)
+    return alpha * sg * (1.0 - sg)
+
+
+def _atan_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    a = alpha / 2.0
+    ax = math.pi * a * x
+    return a / (1.0 + ax * ax)
+
+
+def _rect_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return alpha * (x.abs() < 0.5 / alpha).to(x.dtype)
+
+
+def _triangle_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    # spikingjelly's PiecewiseQuadratic: alpha - alpha^2 |x| inside |x| <= 1/alpha.
+    return torch.clamp(alpha - alpha * alpha * x.abs(), min=0.0)
+
+
+SURROGATES: dict[str, Surrogate] = {
+    "sigmoid": Surrogate(
+        "sigmoid", sj_surrogate.Sigmoid, 4.0, _sigmoid_grad,
+        "const float sg = 1.0f / (1.0f + expf(-alpha * x)); return alpha * sg * (1.0f - sg);",
+    ),
+    "atan": Surrogate(
+        "atan", sj_surrogate.ATan, 2.0, _atan_grad,
+        "const float ax = 1.5707963267948966f * alpha * x; return (0.5f * alpha) / (1.0f + ax * ax);",
+    ),
+    "rect": Surrogate(
+        "rect", sj_surrogate.Rect, 1.0, _rect_grad,
+        "return fabsf(x) < 0.5f / alpha ? alpha : 0.0f;",
+    ),
+    "triangle": Surrogate(
+        "triangle", sj_surrogate.PiecewiseQuadratic, 1.0, _triangle_grad,
+        "return fmaxf(alpha - alpha * alpha * fabsf(x), 0.0f);",
+    ),
+}
+
+
+def get_surrogate(name: str) -> Surrogate:
+    """Look up a surrogate by name; the error lists the valid names."""
+    key = name.lower()
+    if key not in SURROGATES:
+        close = difflib.get_close_matches(key, SURROGATES, n=2)
+        hint = f" Did you mean {close}?" if close else ""
+        raise ValueError(f"Unknown surrogate {name!r}; choose one of {sorted(SURROGATES)}.{hint}")
+    return SURROGATES[key]
