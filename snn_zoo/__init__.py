@@ -1,7 +1,8 @@
 """snn_zoo: a timm-style zoo of spiking neural networks."""
 from . import models  # registers every architecture in timm's registry
 from .factory import create_model, is_model, list_models, list_pretrained
+from .hub import push_to_hub, save_pretrained
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "create_model", "is_model", "list_models", "list_pretrained"]
+__all__ = ["__version__", "create_model", "is_model", "list_models", "list_pretrained", "push_to_hub", "save_pretrained"]

@@ -29,12 +29,29 @@ def is_model(name: str) -> bool:
     return split_model_name_tag(name)[0] in SNN_MODELS
 
 
-def create_model(model_name: str, pretrained: bool = False, **kwargs) -> nn.Module:
+def _preflight(model_name: str, pretrained: bool, allow_pickle: bool) -> None:
+    """Check hub/local checkpoints before timm loads them, for errors that say what to do."""
+    from .hub.load import preflight_hub, preflight_local
+
+    prefix, _, rest = model_name.partition(":")
+    if prefix in ("hf-hub", "hf_hub"):
+        preflight_hub(rest, allow_pickle=allow_pickle)
+    elif prefix == "local-dir":
+        preflight_local(rest)
+    elif pretrained:
+        cfg = timm.models.get_pretrained_cfg(model_name)
+        if cfg is not None and cfg.hf_hub_id:
+            preflight_hub(cfg.hf_hub_id, allow_pickle=allow_pickle)
+
+
+def create_model(model_name: str, pretrained: bool = False, allow_pickle: bool = False, **kwargs) -> nn.Module:
     """Create a spiking model by name, exactly like ``timm.create_model``.
 
     ``model_name`` is 'arch', 'arch.tag' (a pretrained checkpoint), 'hf-hub:org/name' or
     'local-dir:/path'. SNN kwargs: T, neuron ('if'|'lif'|'plif'|'relu'), surrogate, tau,
     v_threshold, detach_reset, backend ('auto'|'torch'|'cupy'); plus timm's num_classes, in_chans.
+    Checkpoints load from safetensors; ``allow_pickle=True`` lets a pickle-only Hub repo load
+    through ``torch.load(weights_only=True)``.
     """
     if not model_name.startswith(_PASS_THROUGH_PREFIXES):
         arch, tag = split_model_name_tag(model_name)
@@ -49,4 +66,6 @@ def create_model(model_name: str, pretrained: bool = False, **kwargs) -> nn.Modu
                 f"No pretrained checkpoint {model_name!r}; available for {arch}: "
                 f"{list_pretrained(f'{arch}.*') or 'none'}."
             )
+    if pretrained or model_name.startswith(_PASS_THROUGH_PREFIXES):
+        _preflight(model_name, pretrained, allow_pickle)
     return timm.create_model(model_name, pretrained=pretrained, **kwargs)

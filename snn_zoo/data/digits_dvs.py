@@ -26,7 +26,10 @@ Generation rule (all steps deterministic; defaults in :class:`DVSSimConfig`)
    below one threshold is kept, as in a real DVS).  Assuming the log intensity
    changes linearly during the step, the ``j``-th of the ``|n|`` events is stamped
    at the time its level ``L_ref + j*C*sign(n)`` is crossed, rounded to integer
-   microseconds.  Events of one sample are sorted by time (stable).
+   microseconds.  Events of one sample are sorted by time (stable).  (``L`` is
+   computed in float32, the reference is accumulated in float64.)  Because the
+   path ends where it started, pixels often land exactly on a threshold level at
+   the very end, so a burst of events carries ``t = duration_us`` (300 000 us).
 
 A blank image therefore gives no events, and every non-blank digit gives events
 of both polarities (edges entering a pixel brighten it, edges leaving darken it).
@@ -37,6 +40,9 @@ Events of all samples are stored once, in memory, as one structured numpy array
 (fields ``t`` int64 us, ``x`` int16, ``y`` int16, ``p`` int8 in ``{+1, -1}``)
 plus ``offsets`` so that sample ``i`` is ``events[offsets[i]:offsets[i + 1]]``.
 :func:`events_to_frames` integrates one stream into ``T`` equal-duration bins.
+With the defaults a digit yields about 1260 events (766..1755), ON/OFF ~ 1.02,
+and all 1797 streams take about 1 s on 2 CPU cores, which is why there is no
+on-disk cache: regenerating is cheaper than managing one.
 """
 
 from __future__ import annotations
@@ -83,6 +89,16 @@ class DVSSimConfig:
     max_radius: float = 1.5
     contrast_threshold: float = 0.15
     eps: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.n_saccades < 2:
+            raise ValueError("n_saccades must be >= 2 (the path leaves the origin and comes back)")
+        if self.steps_per_saccade < 1 or self.saccade_us < 1 or self.size < 2:
+            raise ValueError("steps_per_saccade, saccade_us and size must be positive")
+        if not 0 < self.min_radius <= self.max_radius:
+            raise ValueError("need 0 < min_radius <= max_radius")
+        if self.contrast_threshold <= 0 or self.eps <= 0:
+            raise ValueError("contrast_threshold and eps must be positive")
 
     @property
     def duration_us(self) -> int:
@@ -150,21 +166,31 @@ def render_saccades(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         ``[N, S, H, W]`` float32 frames; content shifted in from outside is 0.
     """
     n, h, w = images.shape
-    pad = int(np.ceil(np.abs(offsets).max())) + 2 if offsets.size else 2
+    s = offsets.shape[1]
+    # Output pixel (y, x) samples the source at (y - dy, x - dx).  The integer part of the
+    # shift is the same for every pixel of a frame, so each frame is a blend of four
+    # shifted windows (slices) of the zero-padded image: no per-pixel gathers.
+    ix = np.floor(-offsets[..., 0]).astype(np.int64)
+    iy = np.floor(-offsets[..., 1]).astype(np.int64)
+    fx = (-offsets[..., 0] - ix).astype(np.float32)
+    fy = (-offsets[..., 1] - iy).astype(np.float32)
+    pad = int(max(np.abs(ix).max(initial=0), np.abs(iy).max(initial=0))) + 1
     padded = np.pad(images.astype(np.float32), ((0, 0), (pad, pad), (pad, pad)))
-    # Output pixel (y, x) samples the source at (y - dy, x - dx).
-    sx = np.arange(w)[None, None, :] - offsets[:, :, 0:1]  # [N, S, W]
-    sy = np.arange(h)[None, None, :] - offsets[:, :, 1:2]  # [N, S, H]
-    x0 = np.floor(sx).astype(np.int64)
-    y0 = np.floor(sy).astype(np.int64)
-    fx = (sx - x0).astype(np.float32)[:, :, None, :]
-    fy = (sy - y0).astype(np.float32)[:, :, :, None]
-    xi = (x0 + pad)[:, :, None, :]
-    yi = (y0 + pad)[:, :, :, None]
-    b = np.arange(n)[:, None, None, None]
-    top = padded[b, yi, xi] * (1 - fx) + padded[b, yi, xi + 1] * fx
-    bottom = padded[b, yi + 1, xi] * (1 - fx) + padded[b, yi + 1, xi + 1] * fx
-    return top * (1 - fy) + bottom * fy
+
+    def window(a: int, b: int) -> np.ndarray:
+        return padded[:, pad + a : pad + a + h, pad + b : pad + b + w]
+
+    out = np.empty((n, s, h, w), np.float32)
+    keys = iy * (4 * pad + 1) + ix
+    for key in np.unique(keys):  # at most (2 * pad)^2 distinct integer shifts
+        nn, ss = np.nonzero(keys == key)
+        a, b = int(iy[nn[0], ss[0]]), int(ix[nn[0], ss[0]])
+        wx = fx[nn, ss][:, None, None]
+        wy = fy[nn, ss][:, None, None]
+        top = window(a, b)[nn] * (1 - wx) + window(a, b + 1)[nn] * wx
+        bottom = window(a + 1, b)[nn] * (1 - wx) + window(a + 1, b + 1)[nn] * wx
+        out[nn, ss] = top * (1 - wy) + bottom * wy
+    return out
 
 
 def dvs_events_from_frames(
@@ -182,8 +208,8 @@ def dvs_events_from_frames(
     if len(timestamps_us) != s:
         raise ValueError(f"need one timestamp per frame: {len(timestamps_us)} vs {s}")
     c = float(contrast_threshold)
-    log_frames = np.log(frames.astype(np.float64) + eps)
-    ref = log_frames[:, 0].copy()
+    log_frames = np.log(frames.astype(np.float32) + np.float32(eps))  # float32: 2x faster, ample precision
+    ref = log_frames[:, 0].astype(np.float64)  # the reference accumulates steps: keep float64
     prev = log_frames[:, 0]
     chunks: List[Tuple[np.ndarray, ...]] = []
     for k in range(1, s):
@@ -210,7 +236,8 @@ def dvs_events_from_frames(
         sid, t, x, y, p = (np.concatenate(parts) for parts in zip(*chunks))
     else:
         sid = t = x = y = p = np.zeros(0, np.int64)
-    order = np.lexsort((t, sid))  # by sample, then time; stable within equal times
+    # by sample, then time; stable, so simultaneous events keep their generation order
+    order = np.argsort(sid * (int(timestamps_us[-1]) + 1) + t, kind="stable")
     events = np.empty(order.size, EVENT_DTYPE)
     events["t"], events["x"], events["y"], events["p"] = t[order], x[order], y[order], p[order]
     offsets = np.zeros(n + 1, np.int64)
@@ -250,9 +277,17 @@ def make_event_streams(
     return EventStreams(events, offsets)
 
 
+def digits_dvs_events(seed: int = 0, cfg: Optional[DVSSimConfig] = None) -> EventStreams:
+    """Event streams of all 1797 digits (index = sklearn digit index), cached in memory.
+
+    The arrays are shared and read-only.
+    """
+    # Normalised key: lru_cache would treat f(0) and f(0, DVSSimConfig()) as different calls.
+    return _digits_dvs_events(int(seed), cfg or DVSSimConfig())
+
+
 @lru_cache(maxsize=4)
-def digits_dvs_events(seed: int = 0, cfg: DVSSimConfig = DVSSimConfig()) -> EventStreams:
-    """Event streams of all 1797 digits (index = sklearn digit index), cached in memory."""
+def _digits_dvs_events(seed: int, cfg: DVSSimConfig) -> EventStreams:
     images, _ = load_digits_arrays()
     streams = make_event_streams(images, seed=seed, cfg=cfg)
     streams.events.flags.writeable = False

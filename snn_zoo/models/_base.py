@@ -43,6 +43,11 @@ class SpikingModel(nn.Module):
         validate_neuron(neuron)
         if not isinstance(T, int) or T < 1:
             raise ValueError(f"T (time steps) must be an integer >= 1, got {T!r}.")
+        # Everything needed to rebuild the same SNN; exported to config.json as model_args.
+        self.snn_args = dict(
+            T=T, neuron=neuron, surrogate=surrogate, tau=tau, v_threshold=v_threshold, v_reset=v_reset,
+            detach_reset=detach_reset, decay_input=decay_input,
+        )
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.neuron = neuron

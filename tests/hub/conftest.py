@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,18 +23,19 @@ def local_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Local
 
     * environment variables (inherited by subprocesses, which import huggingface_hub afresh):
       ``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_TOKEN_PATH`` (all under ``tmp_path``),
-      ``HF_HUB_DISABLE_TELEMETRY=1``, ``HF_HUB_DISABLE_XET=1``; ``HF_TOKEN``/``HF_HUB_OFFLINE`` removed;
+      ``HF_HUB_DISABLE_TELEMETRY=1``, ``HF_HUB_DISABLE_XET=1``, ``127.0.0.1`` added to ``NO_PROXY``;
+      ``HF_TOKEN``/``HF_HUB_OFFLINE`` removed;
     * the same settings on ``huggingface_hub.constants`` for this process, which the client reads at
       call time: ``ENDPOINT`` and ``HUGGINGFACE_CO_URL_TEMPLATE`` (used by ``hf_hub_download`` when
       no ``endpoint=`` is given, e.g. from timm), cache/token paths, ``HF_HUB_DISABLE_TELEMETRY`` (else
-      the user-agent code fetches ``/api/agent-harnesses``) and ``HF_HUB_DISABLE_XET`` (else
-      ``upload_folder`` takes the hf_xet upload pipeline);
+      the user-agent code fetches ``/api/agent-harnesses``) and ``HF_HUB_DISABLE_XET`` (so that
+      ``upload_folder`` takes the plain ``create_commit`` path; its hf_xet pipeline works too);
     * ``huggingface_hub.hf_api.api.endpoint``: the module-level helpers (``huggingface_hub.model_info``,
       ``create_repo``, ...) are bound methods of one ``HfApi`` created at import time.
 
     ``HfApi()`` objects created inside the test pick the endpoint up from the constants. All of this is
-    configuration, restored by ``monkeypatch``; the client itself is not mocked. Offline mode cannot be
-    toggled in-process this way for every code path, so test it in a subprocess.
+    configuration, restored by ``monkeypatch``; the client itself is not mocked. To test offline mode,
+    run the code in a subprocess with ``HF_HUB_OFFLINE=1`` (it inherits the cache location).
     """
     import huggingface_hub
     from huggingface_hub import constants
@@ -47,10 +49,14 @@ def local_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Local
             "HF_TOKEN_PATH": str(home / "token"),
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "HF_HUB_DISABLE_XET": "1",
-            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
+        # Behind an HTTP proxy, requests to the local server must bypass it; the client's pooled
+        # httpx session reads proxy settings once, hence close_session() (it is recreated lazily).
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, ",".join(filter(None, ["127.0.0.1", "localhost", os.environ.get(name)])))
+        huggingface_hub.close_session()
         for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
             monkeypatch.delenv(name, raising=False)
 

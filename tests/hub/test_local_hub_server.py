@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -86,16 +88,17 @@ def test_revisions_branches_and_tags(local_hub, tmp_path: Path) -> None:
     assert [c.commit_id for c in api.list_repo_commits("org/tiny")][:2] == [second, first]
 
     # Committing to an unknown branch fails like on the Hub; create_branch makes it work.
+    # A "/" in the branch name checks that URL-quoted revisions are decoded.
     with pytest.raises(RevisionNotFoundError):
-        api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="org/tiny", revision="dev")
-    api.create_branch("org/tiny", branch="dev", revision=first)
-    api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="org/tiny", revision="dev")
-    assert Path(hf_hub_download("org/tiny", "x.txt", revision="dev")).read_bytes() == b"x"
+        api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="org/tiny", revision="exp/dev")
+    api.create_branch("org/tiny", branch="exp/dev", revision=first)
+    api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="org/tiny", revision="exp/dev")
+    assert Path(hf_hub_download("org/tiny", "x.txt", revision="exp/dev")).read_bytes() == b"x"
     assert not api.file_exists("org/tiny", "x.txt")  # main is untouched
 
     api.create_tag("org/tiny", tag="v1", revision=first)
     assert api.model_info("org/tiny", revision="v1").sha == first
-    assert {b.name for b in api.list_repo_refs("org/tiny").branches} == {"main", "dev"}
+    assert {b.name for b in api.list_repo_refs("org/tiny").branches} == {"main", "exp/dev"}
 
     # Deleting a file is a commit too; the old revision still serves it.
     api.delete_file("sub/notes.txt", repo_id="org/tiny")
@@ -116,15 +119,26 @@ def test_missing_entry_revision_and_repo(local_hub) -> None:
         HfApi().model_info("org/does-not-exist")
 
 
-def test_require_token(local_hub) -> None:
+def test_require_token_and_private_repos(local_hub) -> None:
     local_hub.require_token = True
     with pytest.raises(HfHubHTTPError) as excinfo:
         HfApi(token="hf_wrong").create_repo("org/tiny")
     assert excinfo.value.response.status_code == 401
     HfApi(token=local_hub.token).create_repo("org/tiny")
     assert local_hub.requests[-1][2] == f"Bearer {local_hub.token}"
-    # Reads of public repos need no token.
+    # Reads of public repos need no token; private repos look missing without it, like on the Hub.
     assert HfApi(token=False).list_repo_files("org/tiny") == [".gitattributes"]
+    HfApi(token=local_hub.token).create_repo("org/secret", private=True)
+    assert HfApi(token=local_hub.token).model_info("org/secret").private
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(token=False).model_info("org/secret")
+
+
+def test_unknown_route_answers_501(local_hub) -> None:
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(f"{local_hub.url}/api/spaces/org/app/runtime")
+    assert excinfo.value.code == 501 and b"does not implement" in excinfo.value.read()
+    assert local_hub.unhandled == ["GET /api/spaces/org/app/runtime"]
 
 
 def test_offline_mode_uses_prefilled_cache(local_hub, tmp_path: Path) -> None:
@@ -157,4 +171,18 @@ def test_timm_push_and_create_model_from_hub(local_hub) -> None:
     expected, actual = model.state_dict(), loaded.state_dict()
     assert expected.keys() == actual.keys()
     assert all(torch.equal(expected[k], actual[k]) for k in expected)
+    assert local_hub.unhandled == []
+
+
+def test_upload_folder_through_hf_xet_pipeline(local_hub, tmp_path: Path, monkeypatch) -> None:
+    """With hf_xet installed and not disabled, upload_folder takes its pipelined path; it must work too."""
+    pytest.importorskip("hf_xet")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+    files = _make_folder(tmp_path / "model")
+    HfApi().create_repo("org/tiny")
+    oid = HfApi().upload_folder(repo_id="org/tiny", folder_path=tmp_path / "model").oid
+    assert local_hub.files("org/tiny", oid).items() >= files.items()
+    assert Path(hf_hub_download("org/tiny", "model.safetensors")).read_bytes() == files["model.safetensors"]
     assert local_hub.unhandled == []

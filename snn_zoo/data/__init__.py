@@ -1,0 +1,55 @@
+"""Data layer of snn_zoo: dataset registry, embedded datasets and loaders.
+
+Typical use::
+
+    from snn_zoo.data import create_dataset, create_loader, dataset_info
+
+    info = dataset_info("digits_dvs")            # num_classes, input_size, is_event, default_T, ...
+    train = create_dataset("digits_dvs", split="train", T=info.default_T)
+    loader = create_loader(train, batch_size=64, is_training=True, seed=0)
+"""
+
+from .digits import DIGITS_CLASSES, DigitsDataset, digits_split_indices, load_digits_arrays
+from .digits_dvs import (
+    EVENT_DTYPE,
+    DigitsDVSDataset,
+    DVSSimConfig,
+    EventStreams,
+    digits_dvs_events,
+    events_to_frames,
+    make_event_streams,
+)
+from .factory import (
+    CIFAR10_DVS_VAL_FRACTION,
+    DATASET_NAMES,
+    DatasetError,
+    DatasetInfo,
+    create_dataset,
+    create_loader,
+    dataset_info,
+    list_datasets,
+)
+from .synthetic import SyntheticDataset
+
+__all__ = [
+    "CIFAR10_DVS_VAL_FRACTION",
+    "DATASET_NAMES",
+    "DIGITS_CLASSES",
+    "EVENT_DTYPE",
+    "DatasetError",
+    "DatasetInfo",
+    "DigitsDataset",
+    "DigitsDVSDataset",
+    "DVSSimConfig",
+    "EventStreams",
+    "SyntheticDataset",
+    "create_dataset",
+    "create_loader",
+    "dataset_info",
+    "digits_dvs_events",
+    "digits_split_indices",
+    "events_to_frames",
+    "list_datasets",
+    "load_digits_arrays",
+    "make_event_streams",
+]

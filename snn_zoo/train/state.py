@@ -1,0 +1,65 @@
+"""Atomic, resumable run state on top of accelerate's save_state/load_state."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from accelerate import Accelerator
+
+from ..hub.save import atomic_write_text
+
+STATE_DIR = "state"
+META_FILE = "meta.json"
+
+
+def save_run_state(accelerator: Accelerator, output: Path, meta: dict) -> None:
+    """Save accelerate's state + ``meta`` to ``output/state`` without ever exposing a half-written one.
+
+    Everything goes to ``state.tmp`` first; the old state is swapped out only when the new
+    one is complete, so a kill at any moment leaves the last good epoch loadable.
+    """
+    final, tmp, old = output / STATE_DIR, output / f"{STATE_DIR}.tmp", output / f"{STATE_DIR}.old"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        atomic_write_text(tmp / META_FILE, json.dumps(meta, indent=2))
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def find_run_state(output: Path) -> Optional[Path]:
+    """The last complete state folder, also after a kill between the two renames above."""
+    for name in (STATE_DIR, f"{STATE_DIR}.old"):
+        candidate = output / name
+        if (candidate / META_FILE).is_file():
+            return candidate
+    return None
+
+
+def load_run_state(accelerator: Accelerator, state: Path) -> dict:
+    """Restore model/optimizer/scheduler/RNG state; returns the saved meta (epoch, history)."""
+    accelerator.load_state(str(state))
+    return json.loads((state / META_FILE).read_text())
+
+
+def write_history_csv(path: Path, history: list[dict]) -> None:
+    """Per-epoch log as CSV, rewritten whole (and atomically) every epoch."""
+    if not history:
+        return
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(path, buf.getvalue())
