@@ -47,7 +47,7 @@ on-disk cache: regenerating is cheaper than managing one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -102,7 +102,7 @@ class DVSSimConfig:
 
     @property
     def duration_us(self) -> int:
-        """Total length of every stream; frames are binned over ``[0, duration_us)``."""
+        """Total length of every stream; DigitsDVSDataset bins ``[0, duration_us]`` into T frames."""
         return self.n_saccades * self.saccade_us
 
     @property
@@ -118,7 +118,9 @@ class EventStreams(NamedTuple):
     events: np.ndarray
     offsets: np.ndarray
 
-    def __len__(self) -> int:
+    @property
+    def num_samples(self) -> int:
+        """Number of streams (``len()`` stays the tuple's length, 2)."""
         return len(self.offsets) - 1
 
     def sample(self, i: int) -> np.ndarray:
@@ -349,7 +351,7 @@ def events_to_frames(
 def _all_frames(seed: int, cfg: DVSSimConfig, T: int) -> torch.Tensor:
     """Frames ``[1797, T, 2, S, S]`` for every digit; one bincount over all events."""
     streams = digits_dvs_events(seed, cfg)
-    n, s = len(streams), cfg.size
+    n, s = streams.num_samples, cfg.size
     counts = np.diff(streams.offsets)
     sid = np.repeat(np.arange(n), counts)
     ev = streams.events
@@ -396,7 +398,7 @@ class DigitsDVSDataset(Dataset):
             raise ValueError(f"T must be a positive integer, got {T!r}")
         cfg = cfg or DVSSimConfig()
         if contrast_threshold is not None:
-            cfg = DVSSimConfig(**{**cfg.__dict__, "contrast_threshold": float(contrast_threshold)})
+            cfg = replace(cfg, contrast_threshold=float(contrast_threshold))
         self.split, self.T, self.seed, self.cfg, self.transform = split, int(T), seed, cfg, transform
         self.indices = digits_split_indices(split, seed, val_fraction)
         _, targets = load_digits_arrays()

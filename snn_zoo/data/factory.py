@@ -5,8 +5,8 @@ Everything else reads from ``data_dir`` and never downloads: this project runs
 on machines without internet access, so a missing dataset is reported as a
 :class:`DatasetError` that names the layout expected under ``data_dir``.
 
-Heavy dependencies (torchvision datasets, timm, spikingjelly, whose import alone
-takes seconds) are imported only when the dataset that needs them is created.
+Heavy dependencies (timm, spikingjelly, whose import alone takes seconds) are
+imported only when the dataset that needs them is created.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import default_collate, DataLoader, Dataset, Subset
+from torchvision.datasets import ImageFolder
 
 from .digits import DigitsDataset
 from .digits_dvs import DigitsDVSDataset
@@ -231,7 +232,7 @@ def _check_T(name: str, T: Optional[int], default_T: Optional[int]) -> int:
     if T is None:
         raise DatasetError(
             f"Dataset {name!r} is an event dataset and needs the number of time bins: pass T=<int> "
-            f"(CLI: --T N; {default_T} is customary for {name})."
+            f"(e.g. T={default_T}, customary for {name}; DatasetInfo.default_T holds it)."
         )
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T <= 0:
         raise DatasetError(f"T must be a positive integer, got {T!r}.")
@@ -242,7 +243,11 @@ def _check_kwargs(name: str, kwargs: Dict[str, Any], allowed: Sequence[str]) -> 
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
         accepted = ", ".join(sorted(allowed)) or "none"
-        raise DatasetError(f"Unexpected argument(s) for dataset {name!r}: {', '.join(unknown)}. Accepted: {accepted}.")
+        close = [m for u in unknown for m in difflib.get_close_matches(u, allowed, n=1, cutoff=0.6)]
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise DatasetError(
+            f"Unexpected argument(s) for dataset {name!r}: {', '.join(unknown)}.{hint} Accepted: {accepted}."
+        )
 
 
 def _find_split_dirs(name: str, root: Path) -> Tuple[Path, Path]:
@@ -372,6 +377,18 @@ class _SplitSubset(Subset):
         self.classes: List[str] = list(classes)
 
 
+class _ClassListImageFolder(ImageFolder):
+    """ImageFolder whose classes are given (train/'s), so val/ labels match train/ labels
+    even when val/ lacks some classes.  Module-level so that it pickles for spawn workers."""
+
+    def __init__(self, root: str, classes: Sequence[str], **kwargs: Any) -> None:
+        self._given_classes = list(classes)
+        super().__init__(root, **kwargs)
+
+    def find_classes(self, directory: Union[str, Path]) -> Tuple[List[str], Dict[str, int]]:
+        return list(self._given_classes), {c: i for i, c in enumerate(self._given_classes)}
+
+
 def _build_torchvision(name: str, root: Path, split: str, transform: Callable) -> Dataset:
     import torchvision.datasets as tvd
 
@@ -388,7 +405,8 @@ def _build_torchvision(name: str, root: Path, split: str, transform: Callable) -
         elif (root / folder).exists():
             hint = f" {str(root / folder)!r} exists but is incomplete or corrupted."
         raise DatasetError(
-            f"Could not load {name!r} from {str(root)!r}: {e}.{hint} Expected layout: {_LAYOUTS[name]}. "
+            f"Could not load {name!r} from {str(root)!r} (torchvision: {e}).{hint} "
+            f"Expected layout: {_LAYOUTS[name]}. "
             f"This machine cannot download it; on a machine with internet run "
             f"torchvision.datasets.{cls.__name__}(root, download=True) and copy root here."
         ) from e
@@ -404,7 +422,6 @@ def _build_imagefolder(
     transform_kwargs: Dict[str, Any],
 ) -> Dataset:
     from timm.data import create_transform
-    from torchvision.datasets import ImageFolder
 
     train_dir, val_dir = _find_split_dirs(name, root)
     classes = _class_dirs(train_dir)
@@ -425,16 +442,9 @@ def _build_imagefolder(
         )
     size = _normalize_input_size(input_size, (3, 224, 224))
     transform = create_transform(size, is_training=is_training and augment, **transform_kwargs)
-    class_to_idx = {c: i for i, c in enumerate(classes)}
-
-    class _Folder(ImageFolder):
-        # val/ uses train/'s class list so that the same class gets the same label in both splits.
-        def find_classes(self, directory: Union[str, Path]) -> Tuple[List[str], Dict[str, int]]:
-            return list(classes), dict(class_to_idx)
-
     folder = train_dir if split == "train" else val_dir
     try:
-        return _Folder(str(folder), transform=transform, allow_empty=split != "train")
+        return _ClassListImageFolder(str(folder), classes, transform=transform, allow_empty=split != "train")
     except FileNotFoundError as e:
         raise DatasetError(
             f"Could not read images for {name!r} from {str(folder)!r}: {e} Expected layout: {_LAYOUTS[name]}."
@@ -623,6 +633,14 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(worker_seed)
 
 
+def collate_time_first(batch: Sequence[Any]) -> Any:
+    """Default collate, then event inputs [B, T, C, H, W] -> [T, B, C, H, W] (the models' layout)."""
+    inputs, *rest = default_collate(batch)
+    if inputs.dim() == 5:
+        inputs = inputs.transpose(0, 1).contiguous()
+    return (inputs, *rest)
+
+
 def create_loader(
     dataset: Dataset,
     batch_size: int,
@@ -634,7 +652,7 @@ def create_loader(
     """A ``DataLoader`` with a seeded shuffle (training) or fixed order (evaluation).
 
     ``drop_last`` defaults to ``is_training`` so that training batches have a
-    constant size.  Kept deliberately thin so that ``accelerate`` can wrap/shard it.
+    constant size. Event batches come out time-first, [T, B, C, H, W].  Kept deliberately thin so that ``accelerate`` can wrap/shard it.
     """
     generator = torch.Generator()
     generator.manual_seed(int(seed))
@@ -648,4 +666,5 @@ def create_loader(
         worker_init_fn=_seed_worker if num_workers > 0 else None,
         pin_memory=torch.cuda.is_available(),
         persistent_workers=num_workers > 0,
+        collate_fn=collate_time_first,
     )

@@ -33,15 +33,18 @@ class SpikeRateRegularizer:
 
     ``rate()`` = spikes / neuron-time-steps over the calls since the last ``reset()``; it keeps
     the autograd graph, so ``loss + w * reg.rate()`` penalises spiking. ``remove()`` (or leaving
-    the ``with`` block) removes the hooks.
+    the ``with`` block) removes the hooks. Set ``enabled = False`` to pause recording.
     """
 
     def __init__(self, model: nn.Module):
+        self.enabled = True
         self._handles = [m.register_forward_hook(self._hook) for m in model.modules()
                          if isinstance(m, MultiStepNeuron)]
         self.reset()
 
     def _hook(self, module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        if not self.enabled:
+            return
         self._spikes.append(output.sum())
         self._count += output.numel()
 

@@ -52,8 +52,8 @@ def render_model_card(results: dict, repo_id: Optional[str] = None) -> str:
     )
     load_name = f"hf-hub:{repo_id}" if repo_id else name
     energy_ratio = None
-    if results.get("energy_mj_per_image") and results.get("teacher_energy_mj_per_image"):
-        energy_ratio = results["teacher_energy_mj_per_image"] / results["energy_mj_per_image"]
+    if results.get("energy_mj_per_image") and results.get("ann_energy_mj_per_image"):
+        energy_ratio = results["ann_energy_mj_per_image"] / results["energy_mj_per_image"]
     rows = [
         ("Top-1 accuracy (%)", _fmt(results["top1"])), ("Top-5 accuracy (%)", _fmt(results.get("top5"))),
         ("Time steps T", _fmt(results["T"])), ("Neuron", _fmt(results.get("neuron"))),
@@ -61,7 +61,7 @@ def render_model_card(results: dict, repo_id: Optional[str] = None) -> str:
         ("Mean firing rate", _fmt(results.get("mean_firing_rate"), 4)),
         ("Synaptic operations per image", _fmt(results.get("sops_per_image"), 0)),
         ("Energy per image (mJ, 45 nm: 4.6 pJ MAC / 0.9 pJ AC)", _fmt(results.get("energy_mj_per_image"), 6)),
-        ("ANN-twin energy per image (mJ, all MACs)", _fmt(results.get("teacher_energy_mj_per_image"), 6)),
+        ("ANN-twin energy per image (mJ, all MACs)", _fmt(results.get("ann_energy_mj_per_image"), 6)),
         ("Energy saving vs ANN twin (x)", _fmt(energy_ratio)),
         (f"Teacher ({_fmt(results.get('teacher'))}) top-1 (%)", _fmt(results.get("teacher_top1"))),
         ("Training time (s)", _fmt(results.get("train_seconds"), 1)),

@@ -48,7 +48,8 @@ def _fetch(repo_id: str, filename: str, revision: Optional[str]) -> Optional[Pat
         raise CheckpointError(
             f"{filename!r} of {repo_id!r} (revision {revision or 'main'}) is not in the local Hugging Face "
             f"cache and the Hub cannot be reached (HF_HUB_OFFLINE is set or there is no network). Fetch it "
-            f"once while online: `hf download {repo_id} {filename}` (or run without HF_HUB_OFFLINE=1)."
+            f"once while online: `hf download {repo_id} {filename}"
+            f"{f' --revision {revision}' if revision else ''}` (or run without HF_HUB_OFFLINE=1)."
         ) from e
 
 

@@ -38,6 +38,7 @@ def stage_upload(source: Union[nn.Module, str, Path], folder: Union[str, Path]) 
                 f"{str(run_dir)!r} has no {WEIGHTS_NAME}" + (f" (only pickles {pickles}, never uploaded)" if pickles else "")
                 + "; write one with snn_zoo.save_pretrained(model, dir)."
             )
+        preflight_local(str(run_dir))  # check the source first, so errors name the user's folder, not the staging copy
         for pattern in UPLOAD_PATTERNS:
             for path in run_dir.glob(pattern):
                 shutil.copy2(path, folder / path.name)

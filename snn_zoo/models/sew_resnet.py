@@ -173,6 +173,8 @@ default_cfgs = generate_snn_default_cfgs({
     **{f"sew_resnet{d}_cifar": snn_cfg(paper_ids=_PAPERS["sew"], **_CIFAR) for d in (18, 34, 50)},
     **{f"spiking_resnet{d}": snn_cfg(paper_ids=_PAPERS["spiking"]) for d in (18, 34, 50)},
     **{f"spiking_resnet{d}_cifar": snn_cfg(paper_ids=_PAPERS["spiking"], **_CIFAR) for d in (18, 34, 50)},
+    "sew_resnet10_digits": snn_cfg(paper_ids=_PAPERS["sew"], num_classes=10, input_size=(1, 8, 8), mean=(0.0,),
+                                   std=(1.0,), crop_pct=1.0),
 })
 
 _DEPTHS = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)), 50: (Bottleneck, (3, 4, 6, 3)),
@@ -274,3 +276,11 @@ def spiking_resnet34_cifar(pretrained: bool = False, **kwargs) -> SpikingResNet:
 def spiking_resnet50_cifar(pretrained: bool = False, **kwargs) -> SpikingResNet:
     """Spiking ResNet-50 with a CIFAR stem."""
     return _spiking(50, pretrained, stem="cifar", **kwargs)
+
+
+@register_snn_model
+def sew_resnet10_digits(pretrained: bool = False, **kwargs) -> SpikingResNet:
+    """A SEW-ResNet scaled to digit images: CIFAR stem, one BasicBlock per stage, widths 16-128."""
+    kwargs.setdefault("connect", "ADD")
+    return _create("sew_resnet10_digits", pretrained, BasicBlock, (1, 1, 1, 1), stem="cifar",
+                   widths=(16, 32, 64, 128), **kwargs)

@@ -16,14 +16,14 @@ Spikingformer ordering (spike -> conv -> BN, residual on pre-activations); ``spi
 builds on them.
 
 Parameter counts. The published counts (8-384 16.81M, 8-512 29.68M, 8-768 66.34M, CIFAR 4-384
-9.32M) cannot all come from one layer recipe: with every layer of the official ImageNet code
-(minus its never-used LayerNorms, which the CIFAR counts exclude) the counts are 16.82M / 29.69M /
-66.34M / 9.32M, and every bias or layer one could drop grows with D, so no single choice lowers
-the first two by 0.01M without lowering 8-768 too. What differs is only which convs carry a bias
-right before a BatchNorm. Such a bias is redundant (BN subtracts the mean, so it is absorbed
-exactly: fold it into ``running_mean`` when converting checkpoints), so ``proj_bias`` is chosen
-per variant to reproduce the published numbers: False for 8-384 and 8-512, True (official code)
-for 8-768 and CIFAR.
+9.32M) cannot all come from one layer recipe. The official ImageNet code holds two LayerNorms per
+block that it never uses (its training log for 8-512 reports 29,705,768 parameters); without them
+the counts are 16.82M / 29.69M / 66.34M / 9.32M. Every bias or layer one could drop grows with D,
+so no single choice lowers the first two by 0.01M without lowering 8-768 as well. The variants
+differ only in which convs carry a bias right before a BatchNorm; such a bias is redundant (BN
+subtracts the mean; to convert a checkpoint, subtract it from ``running_mean`` and drop it), so
+``proj_bias`` (attention proj and MLP fc2 convs) is set per variant to reproduce the published
+numbers: False for 8-384 and 8-512, True (as the official code) for 8-768 and CIFAR.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from ._base import SpikingModel
 from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
 
 ATTN_SCALE = 0.125  # fixed in the paper: spikes are not normalised by sqrt(d)
-ATTN_THRESHOLD = 0.5  # the attention-output neuron fires at half the usual threshold
+ATTN_THRESHOLD = 0.5  # the attention-output neuron fires at half the usual threshold (official value)
 
 
 class StemUnit(ConvBnSpike):
@@ -244,7 +244,8 @@ default_cfgs = generate_snn_default_cfgs({
 })
 
 
-def _create(variant: str, pretrained: bool, arch: Dict[str, Any], model_cls: Optional[type] = None, **kwargs) -> Spikformer:
+def _create(variant: str, pretrained: bool, arch: Dict[str, Any], model_cls: Optional[type] = None,
+            **kwargs) -> Spikformer:
     """Build ``variant`` from its ``arch`` args; user kwargs win (timm style)."""
     kwargs = {**arch, **kwargs}
     kwargs.setdefault("detach_reset", True)  # official LIF: tau 2, hard reset, detached reset
@@ -254,13 +255,15 @@ def _create(variant: str, pretrained: bool, arch: Dict[str, Any], model_cls: Opt
 @register_snn_model
 def spikformer_8_384(pretrained: bool = False, **kwargs) -> Spikformer:
     """Spikformer-8-384, ImageNet (16.81M; redundant pre-BN proj/fc2 biases dropped to match)."""
-    return _create("spikformer_8_384", pretrained, dict(embed_dim=384, depth=8, num_heads=8, proj_bias=False), **kwargs)
+    arch = dict(embed_dim=384, depth=8, num_heads=8, proj_bias=False)
+    return _create("spikformer_8_384", pretrained, arch, **kwargs)
 
 
 @register_snn_model
 def spikformer_8_512(pretrained: bool = False, **kwargs) -> Spikformer:
     """Spikformer-8-512, ImageNet (29.68M; redundant pre-BN proj/fc2 biases dropped to match)."""
-    return _create("spikformer_8_512", pretrained, dict(embed_dim=512, depth=8, num_heads=8, proj_bias=False), **kwargs)
+    arch = dict(embed_dim=512, depth=8, num_heads=8, proj_bias=False)
+    return _create("spikformer_8_512", pretrained, arch, **kwargs)
 
 
 @register_snn_model

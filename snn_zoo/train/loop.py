@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..data import create_dataset, create_loader, dataset_info
 from ..distill import Distiller
+from ..distill.noisy import noisy_single_step, to_multi_step
 from ..eval import evaluate
 from ..factory import create_model
 from ..hub.save import save_pretrained
@@ -81,7 +82,7 @@ def run_phase(accelerator: Accelerator, recipe: Recipe, phase: Phase, train_set,
         objective.train()
         t0, seen, loss_sum, n_batches = time.perf_counter(), 0, 0.0, 0
         bar = tqdm(train_loader, total=steps, desc=f"{phase.name} {epoch + 1}/{phase.epochs}",
-                   disable=not accelerator.is_local_main_process, leave=False)
+                   disable=True if not accelerator.is_local_main_process else None, leave=False)  # None: off when not a TTY
         for step, (x, y) in enumerate(bar):
             if recipe.max_steps_per_epoch and step >= recipe.max_steps_per_epoch:
                 break
@@ -105,7 +106,7 @@ def run_phase(accelerator: Accelerator, recipe: Recipe, phase: Phase, train_set,
         metrics = evaluate(phase.eval_model, val_loader, accelerator=accelerator, progress=False)
         row = {"epoch": epoch + 1, "train_loss": round(train_loss, 6), "val_top1": round(metrics["top1"], 4),
                "val_top5": round(metrics["top5"], 4), "val_loss": round(metrics["loss"], 6),
-               "lr": scheduler.get_last_lr()[0], "epoch_seconds": round(time.perf_counter() - t0, 3)}
+               "lr": float(f"{scheduler.get_last_lr()[0]:.6g}"), "epoch_seconds": round(time.perf_counter() - t0, 3)}
         history.append(row)
         accelerator.log({f"{phase.name}/{k}": v for k, v in row.items() if k != "epoch"}, step=epoch + 1)
         accelerator.print(f"[{phase.name}] epoch {epoch + 1}/{phase.epochs} " + " ".join(f"{k}={v}" for k, v in row.items() if k != "epoch"))
@@ -118,8 +119,9 @@ def run_phase(accelerator: Accelerator, recipe: Recipe, phase: Phase, train_set,
 def _build_accelerator(recipe: Recipe, output: Path) -> Accelerator:
     from accelerate.utils import DataLoaderConfiguration
 
+    # cpu=True without CUDA: under `accelerate launch --multi_gpu` / torchrun this gives gloo CPU DDP.
     return Accelerator(
-        mixed_precision=recipe.mixed_precision, gradient_accumulation_steps=recipe.grad_accum,
+        cpu=not torch.cuda.is_available(), mixed_precision=recipe.mixed_precision, gradient_accumulation_steps=recipe.grad_accum,
         log_with=recipe.log_with, project_dir=str(output),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
@@ -173,9 +175,22 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "") -
     student = create_model(
         recipe.model, T=recipe.T, neuron=recipe.neuron, surrogate=recipe.surrogate, tau=recipe.tau,
         detach_reset=recipe.detach_reset, num_classes=num_classes, in_chans=in_chans, **recipe.model_kwargs)
-    objective = Distiller(student, teacher, method=recipe.method, **recipe.loss_weights)
+    noisy = None
+    if recipe.method == "noisy":
+        # Train single-step with membrane noise, then run the same weights at recipe.T.
+        if info.is_event:
+            raise ValueError("method 'noisy' trains on static images at T=1; event datasets carry their own T.")
+        weights = dict(recipe.loss_weights)
+        student.T = 1
+        noisy = noisy_single_step(student, sigma=float(weights.pop("sigma", 0.5)))
+        objective = Distiller(student, None, method="none", **weights)
+    else:
+        objective = Distiller(student, teacher, method=recipe.method, **recipe.loss_weights)
     phase = Phase("student", objective, student, recipe.epochs, output)
     history = run_phase(accelerator, recipe, phase, train_set, val_set, resume)
+    if noisy is not None:
+        noisy.remove()
+        to_multi_step(student, recipe.T)
     train_seconds = time.perf_counter() - t_start
 
     val_loader = accelerator.prepare(create_loader(val_set, max(1, recipe.batch_size // accelerator.num_processes), is_training=False))
@@ -192,7 +207,7 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "") -
         "param_count": sum(p.numel() for p in student.parameters()),
         "mean_firing_rate": energy["mean_firing_rate"], "firing_rates": energy["firing_rates"],
         "sops_per_image": energy["sops_per_image"], "energy_mj_per_image": energy["energy_mj_per_image"],
-        "teacher_energy_mj_per_image": energy["ann_energy_mj_per_image"],
+        "ann_energy_mj_per_image": energy["ann_energy_mj_per_image"],
         "train_seconds": round(train_seconds, 2), "epochs": recipe.epochs, "seed": recipe.seed,
         "num_processes": accelerator.num_processes, "mixed_precision": recipe.mixed_precision,
         "recipe": recipe.to_dict(), "command": command, "date": time.strftime("%Y-%m-%d"),

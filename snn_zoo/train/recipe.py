@@ -57,6 +57,8 @@ class Recipe:
     log_with: Optional[str] = "tensorboard"
 
     def __post_init__(self) -> None:
+        if self.log_with in ("none", ""):
+            self.log_with = None
         if self.method not in METHODS:
             raise ValueError(f"Unknown method {self.method!r}; choose one of {list(METHODS)}.")
         if self.T < 1:

@@ -1,6 +1,7 @@
 """Build the frozen ANN teacher: a zoo architecture's ANN twin, or any timm model."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -42,7 +43,16 @@ def build_teacher(recipe: Recipe, num_classes: int, in_chans: int, checkpoint: O
         weights = path / "model.safetensors" if path.is_dir() else path
         if not weights.is_file():
             raise FileNotFoundError(f"Teacher checkpoint {str(weights)!r} does not exist.")
-        teacher.load_state_dict(load_file(str(weights)))
+        config = weights.parent / "config.json"
+        saved_classes = json.loads(config.read_text()).get("num_classes") if config.is_file() else None
+        if saved_classes is not None and saved_classes != num_classes:
+            raise ValueError(f"Teacher checkpoint {str(path)!r} predicts {saved_classes} classes but the dataset "
+                             f"has {num_classes}; distil from a teacher trained on this dataset.")
+        try:
+            teacher.load_state_dict(load_file(str(weights)))
+        except RuntimeError as e:
+            raise ValueError(f"Teacher checkpoint {str(weights)!r} does not fit {arch!r} with {num_classes} "
+                             f"classes and {in_chans} input channels: {e}") from e
     if teacher.num_classes != num_classes:
         raise ValueError(
             f"Teacher {arch!r} predicts {teacher.num_classes} classes but the dataset has {num_classes}; "

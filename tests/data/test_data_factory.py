@@ -47,6 +47,13 @@ def test_imagefolder_loads(tmp_path):
     assert ds[0][0].shape == (3, 16, 16)
 
 
+def test_imagenet_with_wrong_class_count_warns(tmp_path):
+    root = _write_imagefolder(tmp_path / "tiny", per_class=1)
+    with pytest.warns(UserWarning, match="use dataset 'imagefolder'"):
+        ds = create_dataset("imagenet", data_dir=root, split="val", input_size=16)
+    assert len(ds) == 3
+
+
 def test_imagefolder_validation_dir_and_label_alignment(tmp_path):
     root = tmp_path / "d"
     _write_imagefolder(root, splits=("train",))
@@ -153,6 +160,8 @@ def test_other_bad_arguments(tmp_path):
         create_dataset("digits", split="tset")
     with pytest.raises(DatasetError, match=r"Unexpected argument\(s\) for dataset 'digits': colour"):
         create_dataset("digits", colour=True)
+    with pytest.raises(DatasetError, match="Did you mean 'color_jitter'"):
+        create_dataset("imagefolder", data_dir=tmp_path, colour_jitter=0.1)
     with pytest.raises(DatasetError, match="channels"):
         create_dataset("digits", input_size=(3, 8, 8))
     f = tmp_path / "file.txt"

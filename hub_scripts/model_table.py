@@ -1,0 +1,107 @@
+"""Markdown table of every snn_zoo architecture, generated from the registry.
+
+    python hub_scripts/model_table.py                   # print the table
+    python hub_scripts/model_table.py --write README.md # replace the block between the markers
+
+The file given to ``--write`` must contain the two marker lines below; everything between them is
+replaced, the rest of the file is kept byte for byte. Models are built on the meta device, so
+counting the parameters of even the largest costs no memory and no initialisation time.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+from timm.models import get_pretrained_cfg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import snn_zoo  # noqa: E402
+
+START_MARKER = "<!-- model-table:start -->"
+END_MARKER = "<!-- model-table:end -->"
+COLUMNS = ("Model", "Params (M)", "Input size", "Classes", "Family", "Paper")
+
+
+def _paper_links(paper_ids: Any) -> str:
+    if not paper_ids:
+        return "-"
+    ids = [paper_ids] if isinstance(paper_ids, str) else list(paper_ids)
+    links = []
+    for pid in ids:
+        if pid.startswith("arXiv:"):
+            links.append(f"[{pid}](https://arxiv.org/abs/{pid.split(':', 1)[1]})")
+        else:
+            links.append(pid)
+    return ", ".join(links)
+
+
+def _family(model: torch.nn.Module) -> str:
+    family = type(model).__name__
+    connect = getattr(model, "connect", None)  # SpikingResNet serves both Spiking and SEW ResNets
+    return f"{family} (SEW {connect})" if connect else family
+
+
+def model_rows(names: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+    """One row per architecture: parameters at its default num_classes, default input size, ..."""
+    rows = []
+    for name in names if names is not None else snn_zoo.list_models():
+        cfg = get_pretrained_cfg(name)
+        with torch.device("meta"):
+            model = snn_zoo.create_model(name)
+        rows.append({
+            "name": name,
+            "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+            "input_size": tuple(cfg.input_size),
+            "num_classes": cfg.num_classes,
+            "family": _family(model),
+            "paper": _paper_links(cfg.paper_ids),
+        })
+    return rows
+
+
+def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
+    """Render rows from :func:`model_rows` as a GitHub markdown table (trailing newline included)."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---", "---:", "---", "---:", "---", "---"]) + "|"]
+    for r in rows:
+        size = "x".join(str(s) for s in r["input_size"])
+        lines.append(f"| `{r['name']}` | {r['params_m']:.2f} | {size} | {r['num_classes']} | "
+                     f"{r['family']} | {r['paper']} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(text: str, table: str) -> str:
+    """Replace what lies between the marker lines of ``text`` with ``table``."""
+    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    if start < 0 or end < 0 or end < start:
+        raise ValueError(f"expected the lines {START_MARKER!r} and then {END_MARKER!r} in the file.")
+    head = text[:start + len(START_MARKER)]
+    return f"{head}\n{table}{text[end:]}"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write", metavar="FILE", type=Path,
+                        help=f"replace the block between {START_MARKER} and {END_MARKER} in FILE")
+    parser.add_argument("--filter", default="", help="wildcard filter on model names, e.g. 'spik*'")
+    args = parser.parse_args(argv)
+
+    table = markdown_table(model_rows(snn_zoo.list_models(args.filter)))
+    print(table, end="")
+    if args.write is not None:
+        try:
+            text = args.write.read_text(encoding="utf-8")
+            new = replace_block(text, table)
+        except (OSError, ValueError) as err:
+            print(f"error: cannot update {args.write}: {err}", file=sys.stderr)
+            return 2
+        if new != text:
+            args.write.write_text(new, encoding="utf-8")
+        print(f"{'updated' if new != text else 'already up to date'}: {args.write}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""Top-1 / top-5 / loss of a classifier over a loader, single process or with accelerate."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterable, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from spikingjelly.activation_based import functional
+from tqdm.auto import tqdm
+
+__all__ = ["evaluate", "to_time_first", "topk_correct"]
+
+
+def topk_correct(logits: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
+    """Per-sample 0/1 tensor: is ``target`` among the ``k`` largest logits (k clamped to the classes)."""
+    k = max(1, min(int(k), logits.shape[-1]))
+    top = logits.topk(k, dim=-1).indices
+    return (top == target.unsqueeze(-1)).any(dim=-1)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    if isinstance(batch, dict):
+        return batch["input"] if "input" in batch else batch["x"], batch["target"] if "target" in batch else batch["y"]
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise TypeError(f"evaluate expects (input, target) batches, got {type(batch).__name__}.")
+
+
+def to_time_first(x: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
+    """Event frames as collated by a DataLoader, [B, T, C, H, W], -> the models' [T, B, C, H, W].
+
+    Static images (4-D) and already time-first input (``batch_first=False``) pass through.
+    """
+    return x.transpose(0, 1).contiguous() if (batch_first and x.dim() == 5) else x
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    accelerator: Optional[Any] = None,
+    max_batches: Optional[int] = None,
+    progress: bool = True,
+    *,
+    amp_dtype: Optional[torch.dtype] = None,
+    device: Optional[torch.device] = None,
+    batch_first: bool = True,
+    desc: str = "eval",
+) -> dict[str, float]:
+    """Evaluate ``model`` on ``loader``: ``dict(top1, top5, loss, num_samples)``, accuracies in percent.
+
+    Batches are ``(input, target)``; input [B, C, H, W] (static) or event frames [B, T, C, H, W]
+    (as ``snn_zoo.data.create_loader`` collates them; see ``batch_first``). Neuron state is reset
+    before every batch. Top-5 clamps k to the number of classes; ``loss`` is the mean
+    cross-entropy per sample.
+
+    Args:
+        model: the classifier (train/eval mode is restored afterwards).
+        loader: an iterable of batches. With ``accelerator``, pass a loader prepared by
+            ``accelerator.prepare`` so each process sees its shard; the per-sample results are
+            gathered with ``accelerator.gather_for_metrics`` (which drops the samples padded into
+            the last batch), so the metrics equal a single-process run.
+        accelerator: an ``accelerate.Accelerator`` or ``None``.
+        max_batches: stop after this many batches (per process).
+        progress: show a tqdm bar (main process only).
+        amp_dtype: run the forward under ``torch.autocast`` with this dtype (loss in fp32).
+        device: where to put inputs (default: the accelerator's device, else the model's).
+        batch_first: 5-D inputs arrive [B, T, C, H, W] (PyTorch's default collate of
+            ``[T, C, H, W]`` items) and are transposed; ``False`` if the loader yields [T, B, ...].
+        desc: progress bar label.
+    """
+    if max_batches is not None and max_batches < 1:
+        raise ValueError(f"max_batches must be >= 1 or None, got {max_batches}.")
+    if device is None:
+        device = accelerator.device if accelerator is not None else _model_device(model)
+    device = torch.device(device)
+    main = accelerator is None or accelerator.is_main_process
+    try:
+        total = len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        total = None
+    if max_batches is not None and total is not None:
+        total = min(total, max_batches)
+
+    autocast = (torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None
+                else contextlib.nullcontext())
+    was_training = model.training
+    model.eval()
+    top1 = top5 = num = 0
+    loss_sum = 0.0
+    try:
+        bar = tqdm(loader, total=total, desc=desc, disable=not (progress and main), leave=False)
+        for i, batch in enumerate(bar):
+            if max_batches is not None and i >= max_batches:
+                break
+            x, y = _split_batch(batch)
+            x = to_time_first(x.to(device, non_blocking=True), batch_first)
+            y = y.to(device, non_blocking=True)
+            functional.reset_net(model)
+            with autocast:
+                logits = model(x)
+            logits = logits.float()
+            # Per-sample results, so gather_for_metrics can drop the duplicated tail samples.
+            loss = F.cross_entropy(logits, y, reduction="none")
+            c1, c5 = topk_correct(logits, y, 1), topk_correct(logits, y, 5)
+            if accelerator is not None:
+                loss, c1, c5 = accelerator.gather_for_metrics((loss, c1, c5))
+            loss_sum += loss.double().sum().item()
+            top1 += int(c1.sum().item())
+            top5 += int(c5.sum().item())
+            num += int(c1.numel())
+            if num:
+                bar.set_postfix(top1=f"{100.0 * top1 / num:.2f}")
+    finally:
+        model.train(was_training)
+    if num == 0:
+        raise ValueError("evaluate got an empty loader: no samples were evaluated.")
+    return dict(top1=100.0 * top1 / num, top5=100.0 * top5 / num, loss=loss_sum / num, num_samples=num)

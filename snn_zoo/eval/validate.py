@@ -1,0 +1,366 @@
+"""Validation of zoo models on a dataset: accuracy, firing rates and energy, one row per model.
+
+The logic behind ``hub_scripts/validate.py`` (timm's validate.py, extended with time):
+:func:`validate_model` evaluates one model, :func:`validate_models` expands a wildcard and
+evaluates every match, :func:`write_results` writes the rows as CSV or JSON.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+
+from ..data import DatasetError, create_dataset, create_loader, dataset_info
+from ..factory import create_model, list_models
+from .evaluate import evaluate, to_time_first
+
+__all__ = [
+    "RESULT_COLUMNS", "ValidationError", "expand_model_names", "find_checkpoint_file", "format_row", "load_checkpoint",
+    "resolve_amp_dtype", "validate_model", "validate_models", "write_results",
+]
+
+_logger = logging.getLogger(__name__)
+PathLike = Union[str, os.PathLike]
+
+#: Columns of a results row, in order (``firing_rates`` is a dict: JSON only).
+RESULT_COLUMNS = (
+    "model", "top1", "top5", "loss", "T", "neuron", "param_count", "mean_firing_rate", "firing_rates",
+    "sops_per_image", "macs_per_image", "energy_mj_per_image", "ann_energy_mj_per_image", "num_samples",
+    "dataset", "split", "img_size", "checkpoint",
+)
+_WILDCARD_CHARS = "*?["
+_STRIP_PREFIXES = ("module.", "_orig_mod.")
+
+
+class ValidationError(ValueError):
+    """Bad input to validation (model name, checkpoint, options); the message says how to fix it."""
+
+
+# -- models ---------------------------------------------------------------------------------------------
+def expand_model_names(pattern: str, pretrained: bool = False) -> list[str]:
+    """Model names for ``pattern``: itself, or every snn_zoo model matching a wildcard (``'sew*'``).
+
+    With ``pretrained=True`` a wildcard lists 'arch.tag' names that have weights (timm's
+    ``list_models(pretrained=True)``). Raises :class:`ValidationError` when nothing matches.
+    """
+    if not pattern or not isinstance(pattern, str):
+        raise ValidationError(f"--model must be a model name or a wildcard pattern, got {pattern!r}.")
+    if not any(c in pattern for c in _WILDCARD_CHARS):
+        return [pattern]
+    names = list_models(pattern, pretrained=pretrained)
+    if not names:
+        what = "pretrained snn_zoo checkpoints" if pretrained else "snn_zoo models"
+        all_names = list_models(pretrained=pretrained)
+        raise ValidationError(
+            f"No {what} match {pattern!r}. Available: {', '.join(all_names) or 'none'}."
+        )
+    return names
+
+
+def find_checkpoint_file(checkpoint: PathLike) -> Path:
+    """The ``.safetensors`` file of a checkpoint given as a run folder or a file path."""
+    path = Path(checkpoint).expanduser()
+    if not path.exists():
+        raise ValidationError(f"Checkpoint {str(path)!r} does not exist.")
+    if path.is_dir():
+        direct = path / "model.safetensors"
+        if direct.is_file():
+            return direct
+        found = sorted(path.glob("*.safetensors"))
+        if len(found) == 1:
+            return found[0]
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in (".pth", ".pt", ".bin", ".ckpt"))
+        hint = (f" It holds pickle checkpoints {pickles}, which are not loaded (safetensors only; convert "
+                f"with safetensors.torch.save_file)." if pickles else "")
+        if not found:
+            raise ValidationError(f"Run folder {str(path)!r} has no model.safetensors.{hint}")
+        raise ValidationError(
+            f"Run folder {str(path)!r} has no model.safetensors but several .safetensors files "
+            f"{[p.name for p in found]}; pass the one to load as --checkpoint FILE."
+        )
+    if path.suffix != ".safetensors":
+        raise ValidationError(
+            f"Checkpoint {str(path)!r} is not a .safetensors file. Only safetensors are loaded (a pickle can "
+            f"run code); pass a run folder holding model.safetensors or the .safetensors file itself."
+        )
+    return path
+
+
+def _checkpoint_config(checkpoint: PathLike) -> dict:
+    """timm's config.json beside the checkpoint (empty if there is none)."""
+    path = Path(checkpoint).expanduser()
+    folder = path if path.is_dir() else path.parent
+    cfg = folder / "config.json"
+    if not cfg.is_file():
+        return {}
+    try:
+        return json.loads(cfg.read_text())
+    except json.JSONDecodeError as e:
+        raise ValidationError(f"{str(cfg)!r} is not valid JSON: {e}.") from e
+
+
+def load_checkpoint(model: nn.Module, checkpoint: PathLike, strict: bool = True) -> Path:
+    """Load a safetensors checkpoint (run folder or file) into ``model``; returns the file loaded.
+
+    ``module.`` / ``_orig_mod.`` prefixes (DDP, torch.compile) are stripped; a state dict saved from
+    a ``Distiller`` (``student.*`` keys) loads its student part. Mismatches raise
+    :class:`ValidationError` naming the missing/unexpected keys and the shapes that differ.
+    """
+    from safetensors.torch import load_file
+
+    file = find_checkpoint_file(checkpoint)
+    try:
+        state = load_file(str(file), device="cpu")
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise ValidationError(f"Could not read {str(file)!r} as safetensors ({e}).") from e
+    for prefix in _STRIP_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    own = model.state_dict()
+    if not any(k in own for k in state) and any(k.startswith("student.") for k in state):
+        state = {k[len("student."):]: v for k, v in state.items() if k.startswith("student.")}
+    shapes = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+              for k, v in state.items() if k in own and own[k].shape != v.shape]
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if shapes or (strict and (missing or unexpected)):
+        parts = []
+        if shapes:
+            parts.append(f"shape mismatch ({len(shapes)}): {shapes[:5]}")
+        if missing:
+            parts.append(f"missing keys ({len(missing)}): {missing[:5]}")
+        if unexpected:
+            parts.append(f"unexpected keys ({len(unexpected)}): {unexpected[:5]}")
+        raise ValidationError(
+            f"Checkpoint {str(file)!r} does not fit {type(model).__name__}: " + "; ".join(parts)
+            + ". Check --model and --num-classes / --in-chans (they must match the training run)."
+        )
+    model.load_state_dict(state, strict=strict)
+    return file
+
+
+def resolve_amp_dtype(amp: bool, device: torch.device, amp_dtype: Optional[str] = None) -> Optional[torch.dtype]:
+    """Autocast dtype for ``--amp``: bfloat16 on CPU; float16 (default) or bfloat16 on CUDA."""
+    if not amp:
+        if amp_dtype is not None:
+            raise ValidationError("--amp-dtype needs --amp.")
+        return None
+    names = {"float16": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if amp_dtype is not None and amp_dtype not in names:
+        raise ValidationError(f"Unknown --amp-dtype {amp_dtype!r}; choose float16 or bfloat16.")
+    if device.type == "cpu":
+        if amp_dtype is not None and names[amp_dtype] != torch.bfloat16:
+            raise ValidationError("CPU autocast uses bfloat16; drop --amp-dtype or pass --amp-dtype bfloat16.")
+        return torch.bfloat16
+    if device.type == "cuda":
+        return names[amp_dtype] if amp_dtype else torch.float16
+    raise ValidationError(f"--amp is supported on cpu and cuda, not {device.type!r}.")
+
+
+def _resolve_device(device: Optional[Union[str, torch.device]]) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValidationError("--device cuda was requested but no CUDA GPU is available; use --device cpu.")
+    return dev
+
+
+def _plot_path(firing_plot: PathLike, model_name: str, many: bool) -> Path:
+    path = Path(firing_plot)
+    if not many:
+        return path
+    safe = model_name.replace("/", "_").replace(":", "_")
+    return path.with_name(f"{path.stem}-{safe}{path.suffix or '.png'}")
+
+
+# -- validation -----------------------------------------------------------------------------------------
+def validate_model(
+    model: Union[str, nn.Module],
+    dataset: str = "digits",
+    data_dir: Optional[PathLike] = None,
+    split: str = "val",
+    batch_size: int = 64,
+    T: Optional[int] = None,
+    neuron: Optional[str] = None,
+    pretrained: bool = False,
+    checkpoint: Optional[PathLike] = None,
+    amp: bool = False,
+    amp_dtype: Optional[str] = None,
+    num_classes: Optional[int] = None,
+    in_chans: Optional[int] = None,
+    img_size: Optional[int] = None,
+    max_batches: Optional[int] = None,
+    device: Optional[Union[str, torch.device]] = None,
+    workers: int = 0,
+    firing_plot: Optional[PathLike] = None,
+    energy: bool = True,
+    energy_samples: int = 16,
+    progress: bool = True,
+    model_kwargs: Optional[dict] = None,
+) -> dict[str, Any]:
+    """Evaluate one model and measure its spikes and energy; returns one results row.
+
+    Args:
+        model: an snn_zoo name ('arch', 'arch.tag', 'hf-hub:...', 'local-dir:...') or a built module
+            (then ``T``/``neuron``/``num_classes``/``in_chans``/``pretrained`` are not used).
+        dataset, data_dir, split: see ``snn_zoo.data.create_dataset`` (embedded datasets need no dir).
+        batch_size, workers, max_batches: evaluation loader and how many batches to run.
+        T, neuron: SNN settings passed to ``create_model`` (default: the model's / checkpoint's).
+        pretrained: load the registry's weights; ``checkpoint``: a run folder or ``.safetensors``.
+        amp, amp_dtype: autocast for the accuracy pass (bf16 on CPU; fp16/bf16 on CUDA).
+            Energy is always counted in fp32.
+        num_classes, in_chans, img_size: default to the dataset's.
+        energy: count SynOps / energy on the first ``energy_samples`` images of the first batch
+            (``snn_zoo.metrics.energy_report``); the firing rates in the row come from that pass.
+        firing_plot: write the per-layer firing-rate bar chart here (PNG).
+    Returns a dict with the keys of :data:`RESULT_COLUMNS` (energy keys ``None`` if ``energy=False``).
+    """
+    from ..metrics import energy_report
+    from ..metrics.plots import plot_firing_rates
+
+    if batch_size < 1:
+        raise ValidationError(f"--batch-size must be >= 1, got {batch_size}.")
+    if T is not None and (not isinstance(T, int) or T < 1):
+        raise ValidationError(f"--T must be an integer >= 1, got {T!r}.")
+    if img_size is not None and img_size < 1:
+        raise ValidationError(f"--img-size must be >= 1, got {img_size}.")
+    dev = _resolve_device(device)
+    autocast_dtype = resolve_amp_dtype(amp, dev, amp_dtype)
+    try:
+        info = dataset_info(dataset, data_dir=data_dir)
+    except DatasetError as e:
+        raise ValidationError(str(e)) from e
+
+    if isinstance(model, nn.Module):
+        net, name = model, type(model).__name__
+        if checkpoint is not None:
+            load_checkpoint(net, checkpoint)
+    else:
+        name = model
+        kwargs: dict[str, Any] = dict(model_kwargs or {})
+        config = _checkpoint_config(checkpoint) if checkpoint is not None else {}
+        if config:
+            kwargs = {**config.get("model_args", {}), **kwargs}
+        if T is not None:
+            kwargs["T"] = T
+        if neuron is not None:
+            kwargs["neuron"] = neuron
+        kwargs["num_classes"] = num_classes or config.get("num_classes") or info.num_classes
+        kwargs["in_chans"] = in_chans or info.in_chans
+        try:
+            net = create_model(name, pretrained=pretrained, **kwargs)
+        except (ValueError, TypeError, RuntimeError) as e:
+            raise ValidationError(f"Could not create model {name!r}: {e}") from e
+        if checkpoint is not None:
+            load_checkpoint(net, checkpoint)
+    if getattr(net, "num_classes", info.num_classes) < info.num_classes:
+        raise ValidationError(
+            f"Model {name!r} has {net.num_classes} classes but dataset {dataset!r} has {info.num_classes}; "
+            f"pass --num-classes {info.num_classes} (with a matching checkpoint)."
+        )
+    net = net.to(dev).eval()
+    model_T = int(getattr(net, "T", 1) or 1)
+
+    size = (info.in_chans, img_size, img_size) if img_size else None
+    try:
+        ds = create_dataset(dataset, data_dir=data_dir, split=split, T=(T or model_T) if info.is_event else None,
+                            is_training=False, input_size=size)
+    except DatasetError as e:
+        raise ValidationError(str(e)) from e
+    loader = create_loader(ds, batch_size=batch_size, is_training=False, num_workers=workers)
+
+    metrics = evaluate(net, loader, max_batches=max_batches, progress=progress, amp_dtype=autocast_dtype,
+                       device=dev, desc=name)
+    row: dict[str, Any] = dict(
+        model=name, top1=round(metrics["top1"], 4), top5=round(metrics["top5"], 4), loss=round(metrics["loss"], 6),
+        T=model_T, neuron=getattr(net, "neuron", None), param_count=sum(p.numel() for p in net.parameters()),
+        mean_firing_rate=None, firing_rates=None, sops_per_image=None, macs_per_image=None,
+        energy_mj_per_image=None, ann_energy_mj_per_image=None, num_samples=metrics["num_samples"],
+        dataset=info.name, split=split, img_size=img_size or info.input_size[-1],
+        checkpoint=None if checkpoint is None else str(checkpoint),
+    )
+    if energy:
+        x = to_time_first(next(iter(loader))[0])
+        x = x[:, :energy_samples] if x.dim() == 5 else x[:energy_samples]
+        rep = energy_report(net, x.to(dev)).to_dict()
+        if x.dim() == 5:
+            row["T"] = rep["T"]
+        for key in ("mean_firing_rate", "firing_rates", "sops_per_image", "macs_per_image",
+                    "energy_mj_per_image", "ann_energy_mj_per_image"):
+            row[key] = rep[key]
+        if firing_plot is not None:
+            if rep["firing_rates"]:
+                plot_firing_rates(rep["firing_rates"], firing_plot, title=f"{name} on {info.name} (T={row['T']})")
+            else:
+                _logger.warning("%s has no spiking layers: no firing-rate plot written.", name)
+    elif firing_plot is not None:
+        raise ValidationError("--firing-plot needs the energy/firing-rate pass (energy=True).")
+    return row
+
+
+def validate_models(model: Optional[str], pretrained: bool = False, checkpoint: Optional[PathLike] = None,
+                    firing_plot: Optional[PathLike] = None, **kwargs: Any) -> list[dict[str, Any]]:
+    """:func:`validate_model` for every name ``model`` expands to (wildcards like ``'sew*'``).
+
+    ``model`` may be omitted when ``checkpoint`` is a run folder whose config.json names the
+    architecture. With several models a ``firing_plot`` path gets a ``-<model>`` suffix.
+    """
+    if not model:
+        config = _checkpoint_config(checkpoint) if checkpoint is not None else {}
+        model = config.get("architecture")
+        if not model:
+            raise ValidationError("Pass --model NAME (or a --checkpoint run folder whose config.json names it).")
+    names = expand_model_names(model, pretrained=pretrained)
+    if checkpoint is not None and len(names) > 1:
+        raise ValidationError(f"--checkpoint fits one model, but {model!r} matches {len(names)}: {names}.")
+    rows = []
+    for name in names:
+        plot = _plot_path(firing_plot, name, len(names) > 1) if firing_plot is not None else None
+        rows.append(validate_model(name, pretrained=pretrained, checkpoint=checkpoint, firing_plot=plot, **kwargs))
+    return rows
+
+
+def _scalar_columns(rows: Sequence[dict]) -> list[str]:
+    keys = list(dict.fromkeys([*RESULT_COLUMNS, *(k for r in rows for k in r)]))
+    return [k for k in keys if not any(isinstance(r.get(k), (dict, list)) for r in rows)]
+
+
+def write_results(rows: Sequence[dict[str, Any]], path: PathLike, fmt: Optional[str] = None) -> Path:
+    """Write result rows as ``csv`` (scalar columns; per-layer firing rates left out) or ``json``.
+
+    ``fmt`` defaults to the file extension (``.json`` -> json, otherwise csv).
+    """
+    path = Path(path)
+    fmt = (fmt or ("json" if path.suffix.lower() == ".json" else "csv")).lower()
+    if fmt not in ("csv", "json"):
+        raise ValidationError(f"--results-format must be csv or json, got {fmt!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        path.write_text(json.dumps(list(rows), indent=2) + "\n")
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=_scalar_columns(rows), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_text(buf.getvalue())
+    return path
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """One-line summary of a results row, like timm's ``* Acc@1 ...`` line."""
+    def fmt(v: Any, spec: str) -> str:
+        return "n/a" if v is None else format(v, spec)
+
+    return (f"* {row['model']}: Acc@1 {row['top1']:.3f} Acc@5 {row['top5']:.3f} loss {row['loss']:.4f} "
+            f"T={row['T']} params {row['param_count'] / 1e6:.3f}M fr {fmt(row['mean_firing_rate'], '.4f')} "
+            f"SOPs/img {fmt(row['sops_per_image'], '.4g')} E/img {fmt(row['energy_mj_per_image'], '.4g')} mJ "
+            f"(ANN {fmt(row['ann_energy_mj_per_image'], '.4g')} mJ) n={row['num_samples']}")
+
