@@ -7,8 +7,8 @@
     python hub_scripts/benchmark.py --model "spiking_cnn_*" --infer --device cuda
 
 --compare spikingjelly times spikingjelly 2.0's build of the same architecture (same neuron, tau,
-surrogate, reset, stem, T, batch; parameter counts asserted equal, weights copied) in this process
-and prints the ratio snn_zoo / spikingjelly. --kd-overhead times one training step with plain CE
+surrogate, reset, stem, T, batch; parameter counts asserted equal, weights copied) in this process,
+steps interleaved with ours, and prints the ratio snn_zoo / spikingjelly. --kd-overhead times one training step with plain CE
 and one with snn_zoo.distill.Distiller(student, teacher, method='bkd') (teacher: the ANN twin).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ except ImportError:  # running from a source checkout without `pip install -e .`
 
 import torch
 
-from snn_zoo.eval.benchmark import benchmark_model, kd_overhead, spikingjelly_equivalent
+from snn_zoo.eval.benchmark import benchmark_model, benchmark_models, kd_overhead, spikingjelly_equivalent
 from snn_zoo.eval.validate import ValidationError, expand_model_names, resolve_amp_dtype, write_results
 from snn_zoo.factory import create_model
 from snn_zoo.neurons import NEURON_CHOICES
@@ -86,21 +86,14 @@ def _compare(name: str, args: argparse.Namespace, modes: dict, amp_dtype) -> lis
                               f"the architectures differ, so the timing would not compare like with like.")
     sj.net.load_state_dict(ours.state_dict())  # same weights: same spikes, same work
     img_size = args.img_size or ours.pretrained_cfg["input_size"][-1]  # the wrapper has no cfg of its own
-    common = dict(batch_size=args.batch_size, img_size=img_size, device=args.device, amp_dtype=amp_dtype,
-                  num_warm_iter=args.num_warm_iter, num_bench_iter=args.num_bench_iter, in_chans=ours.in_chans)
-    rows = {"snn_zoo": {}, "spikingjelly": {}}
-    for mode, on in modes.items():  # alternate implementations per mode: load drifts hit both alike
-        if not on:
-            continue
-        flags = dict(train=mode == "train", infer=mode == "infer")
-        for impl, net in (("snn_zoo", ours), ("spikingjelly", sj)):
-            r = benchmark_model(net, **flags, **common)
-            rows[impl].update(r)
-    out = []
+    # One process, same input batch, steps interleaved snn_zoo / spikingjelly: load drift hits both alike.
+    rows = benchmark_models({"snn_zoo": ours, "spikingjelly": sj}, batch_size=args.batch_size, img_size=img_size,
+                            device=args.device, amp_dtype=amp_dtype, num_warm_iter=args.num_warm_iter,
+                            num_bench_iter=args.num_bench_iter, in_chans=ours.in_chans, train=modes["train"],
+                            infer=modes["infer"])
     for impl, r in rows.items():
         r.update(model=name, impl=impl, neuron=ours.neuron)
-        out.append(r)
-    return out
+    return [rows["snn_zoo"], rows["spikingjelly"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                     for r in pair:
                         print(_table_row(r))
                     ours, sj = pair
-                    ratios = [f"{m} {ours[f'{m}_samples_per_sec'] / sj[f'{m}_samples_per_sec']:.2f}x"
+                    ratios = [f"{m} {ours[f'{m}_samples_per_sec'] / sj[f'{m}_samples_per_sec']:.2f}x "
+                              f"(median step {sj[f'{m}_step_time_ms_median'] / ours[f'{m}_step_time_ms_median']:.2f}x)"
                               for m, on in modes.items() if on]
                     print(f"ratio snn_zoo/spikingjelly (samples/s, >1 = snn_zoo faster): {', '.join(ratios)}")
                     rows.extend(pair)

@@ -1,6 +1,7 @@
 """Throughput of zoo models (timm's benchmark.py, with time steps), spikingjelly parity, KD cost.
 
-* :func:`benchmark_model`: inference and/or training samples/s of one model on random input.
+* :func:`benchmark_model` / :func:`benchmark_models`: inference and/or training samples/s on
+  random input, for one model or several with their steps interleaved.
 * :func:`spikingjelly_equivalent`: the same architecture built from spikingjelly 2.0's model zoo
   (same neuron, tau, surrogate, reset, stem, T), wrapped to our input/output contract, so
   ``benchmark_model`` can time both in one process.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import statistics
 import time
 from typing import Any, Callable, Optional, Union
 
@@ -20,7 +22,7 @@ from spikingjelly.activation_based import functional
 
 from ..factory import create_model
 
-__all__ = ["SpikingJellyModel", "benchmark_model", "kd_overhead", "spikingjelly_equivalent"]
+__all__ = ["SpikingJellyModel", "benchmark_model", "benchmark_models", "kd_overhead", "spikingjelly_equivalent"]
 
 _SJ_NAME = re.compile(r"^(sew|spiking)_resnet(\d+)(_cifar)?$")
 _SJ_DEPTHS = {"sew": (18, 34, 50, 101, 152), "spiking": (18, 34, 50, 101, 152)}
@@ -131,16 +133,32 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time_steps(step: Callable[[], Any], num_warm_iter: int, num_bench_iter: int, device: torch.device) -> float:
-    """Mean seconds per call of ``step`` after ``num_warm_iter`` untimed calls."""
+def _interleaved(steps: dict[str, Callable[[], Any]], num_warm_iter: int, num_bench_iter: int,
+                 device: torch.device) -> dict[str, list[float]]:
+    """Seconds per call of every step, calls interleaved (a, b, a, b, ...) after the warm-up.
+
+    Interleaving makes a load change on a shared machine hit every candidate alike, so the
+    comparison holds even when the absolute numbers drift.
+    """
     for _ in range(num_warm_iter):
-        step()
-    _sync(device)
-    t0 = time.perf_counter()
+        for step in steps.values():
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(num_bench_iter):
-        step()
-    _sync(device)
-    return (time.perf_counter() - t0) / num_bench_iter
+        for name, step in steps.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            step()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def _timing(prefix: str, batch_size: int, times: list[float]) -> dict[str, float]:
+    mean = statistics.fmean(times)
+    return {f"{prefix}_samples_per_sec": batch_size / mean, f"{prefix}_step_time_ms": 1e3 * mean,
+            f"{prefix}_step_time_ms_median": 1e3 * statistics.median(times),
+            f"{prefix}_step_time_ms_min": 1e3 * min(times)}
 
 
 def _resolve_device(device: Union[str, torch.device]) -> torch.device:
@@ -170,6 +188,88 @@ def _input_shape(net: nn.Module, batch_size: int, img_size: Optional[int], in_ch
     return (batch_size, c, h, w)
 
 
+def _make_steps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, amp_dtype: Optional[torch.dtype]
+                ) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(inference step, training step) of ``net`` on the fixed batch ``(x, y)``."""
+    def autocast():
+        return (torch.autocast(device_type=x.device.type, dtype=amp_dtype) if amp_dtype is not None
+                else contextlib.nullcontext())
+
+    opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
+
+    def infer_step() -> None:
+        with torch.no_grad(), autocast():
+            net(x)
+
+    def train_step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with autocast():
+            loss = F.cross_entropy(net(x).float(), y)
+        loss.backward()
+        opt.step()
+
+    return infer_step, train_step
+
+
+def benchmark_models(
+    models: dict[str, Union[str, nn.Module]],
+    T: Optional[int] = None,
+    batch_size: int = 32,
+    img_size: Optional[int] = None,
+    device: Union[str, torch.device] = "cpu",
+    neuron: Optional[str] = None,
+    num_warm_iter: int = 2,
+    num_bench_iter: int = 5,
+    train: bool = True,
+    infer: bool = True,
+    num_classes: Optional[int] = None,
+    in_chans: Optional[int] = None,
+    amp_dtype: Optional[torch.dtype] = None,
+    model_kwargs: Optional[dict] = None,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """:func:`benchmark_model` for several models at once, their steps interleaved.
+
+    ``models`` maps a label to an snn_zoo name or a module; all get the same input batch (its
+    shape from the first model's cfg unless ``img_size``/``in_chans`` are given). Returns
+    ``{label: result}`` with the keys of :func:`benchmark_model`.
+    """
+    if not (train or infer):
+        raise ValueError("Nothing to benchmark: enable train and/or infer.")
+    if not models:
+        raise ValueError("benchmark_models got no models.")
+    if batch_size < 1 or num_bench_iter < 1 or num_warm_iter < 0:
+        raise ValueError("batch_size and num_bench_iter must be >= 1, num_warm_iter >= 0.")
+    dev = _resolve_device(device)
+    torch.manual_seed(seed)
+    nets = {}
+    for label, model in models.items():
+        net, name = _build(model, T, neuron, num_classes, in_chans, model_kwargs)
+        nets[label] = (net.to(dev), name)
+    first = next(iter(nets.values()))[0]
+    shape = _input_shape(first, batch_size, img_size, in_chans)
+    x = torch.randn(shape, device=dev)
+    n_cls = getattr(first, "num_classes", None) or 1000
+    y = torch.randint(0, n_cls, (batch_size,), device=dev)
+    results: dict[str, dict[str, Any]] = {}
+    steps = {}
+    for label, (net, name) in nets.items():
+        results[label] = dict(
+            model=name, T=int(getattr(net, "T", 1) or 1), batch_size=batch_size, img_size=shape[-1],
+            device=str(dev), neuron=getattr(net, "neuron", neuron), param_count=sum(p.numel() for p in net.parameters()),
+        )
+        steps[label] = _make_steps(net, x, y, amp_dtype)
+    for mode, on, index, train_mode in (("infer", infer, 0, False), ("train", train, 1, True)):
+        if not on:
+            continue
+        for net, _ in nets.values():
+            net.train(train_mode)
+        times = _interleaved({label: st[index] for label, st in steps.items()}, num_warm_iter, num_bench_iter, dev)
+        for label, ts in times.items():
+            results[label].update(_timing(mode, batch_size, ts))
+    return results
+
+
 def benchmark_model(
     model: Union[str, nn.Module],
     T: Optional[int] = None,
@@ -192,50 +292,15 @@ def benchmark_model(
     ``model`` is an snn_zoo name (built with ``T``, ``neuron``, ``num_classes``, ``in_chans``) or a
     module (e.g. :func:`spikingjelly_equivalent`). Input is a random static batch
     [batch_size, C, img_size, img_size] (direct encoding: the model repeats it T times).
-    Returns ``model, T, batch_size, img_size, device, param_count`` and for each mode run
-    ``{infer,train}_samples_per_sec`` (images/s) and ``{infer,train}_step_time_ms``.
+    Returns ``model, T, batch_size, img_size, device, neuron, param_count`` and for each mode run
+    ``{infer,train}_samples_per_sec`` (images/s from the mean step time, as timm reports it),
+    ``{infer,train}_step_time_ms`` (mean) and ``..._median`` / ``..._min``.
     """
-    if not (train or infer):
-        raise ValueError("Nothing to benchmark: enable train and/or infer.")
-    if batch_size < 1 or num_bench_iter < 1 or num_warm_iter < 0:
-        raise ValueError("batch_size and num_bench_iter must be >= 1, num_warm_iter >= 0.")
-    dev = _resolve_device(device)
-    torch.manual_seed(seed)
-    net, name = _build(model, T, neuron, num_classes, in_chans, model_kwargs)
-    net = net.to(dev)
-    shape = _input_shape(net, batch_size, img_size, in_chans)
-    x = torch.randn(shape, device=dev)
-    n_cls = getattr(net, "num_classes", None) or 1000
-    y = torch.randint(0, n_cls, (batch_size,), device=dev)
-    autocast = (lambda: torch.autocast(device_type=dev.type, dtype=amp_dtype)) if amp_dtype is not None \
-        else contextlib.nullcontext
-    result: dict[str, Any] = dict(
-        model=name, T=int(getattr(net, "T", 1) or 1), batch_size=batch_size, img_size=shape[-1], device=str(dev),
-        neuron=getattr(net, "neuron", neuron), param_count=sum(p.numel() for p in net.parameters()),
-    )
-    if infer:
-        net.eval()
-
-        def infer_step() -> None:
-            with torch.no_grad(), autocast():
-                net(x)
-
-        dt = _time_steps(infer_step, num_warm_iter, num_bench_iter, dev)
-        result.update(infer_samples_per_sec=batch_size / dt, infer_step_time_ms=1e3 * dt)
-    if train:
-        net.train()
-        opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
-
-        def train_step() -> None:
-            opt.zero_grad(set_to_none=True)
-            with autocast():
-                loss = F.cross_entropy(net(x).float(), y)
-            loss.backward()
-            opt.step()
-
-        dt = _time_steps(train_step, num_warm_iter, num_bench_iter, dev)
-        result.update(train_samples_per_sec=batch_size / dt, train_step_time_ms=1e3 * dt)
-    return result
+    return benchmark_models(
+        {"model": model}, T=T, batch_size=batch_size, img_size=img_size, device=device, neuron=neuron,
+        num_warm_iter=num_warm_iter, num_bench_iter=num_bench_iter, train=train, infer=infer,
+        num_classes=num_classes, in_chans=in_chans, amp_dtype=amp_dtype, model_kwargs=model_kwargs, seed=seed,
+    )["model"]
 
 
 def kd_overhead(
@@ -301,8 +366,8 @@ def kd_overhead(
         distiller(x, y)["loss"].backward()
         kd_opt.step()
 
-    ce = _time_steps(ce_step, num_warm_iter, num_bench_iter, dev)
-    kd = _time_steps(kd_step, num_warm_iter, num_bench_iter, dev)
+    times = _interleaved({"ce": ce_step, "kd": kd_step}, num_warm_iter, num_bench_iter, dev)
+    ce, kd = (sum(times[k]) / len(times[k]) for k in ("ce", "kd"))
     return dict(model=model_name, teacher=teacher_name, method=method, T=int(student.T), batch_size=batch_size,
                 img_size=shape[-1], device=str(dev), ce_step_time_ms=1e3 * ce, kd_step_time_ms=1e3 * kd,
                 kd_overhead=kd / ce)

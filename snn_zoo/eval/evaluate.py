@@ -33,12 +33,22 @@ def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     raise TypeError(f"evaluate expects (input, target) batches, got {type(batch).__name__}.")
 
 
-def to_time_first(x: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
-    """Event frames as collated by a DataLoader, [B, T, C, H, W], -> the models' [T, B, C, H, W].
+def to_time_first(
+    x: torch.Tensor, batch_size: Optional[int] = None, batch_first: Optional[bool] = None
+) -> torch.Tensor:
+    """Event frames -> the models' [T, B, C, H, W]; static images (4-D) pass through.
 
-    Static images (4-D) and already time-first input (``batch_first=False``) pass through.
+    ``snn_zoo.data.create_loader`` already yields time-first event batches; PyTorch's default
+    collate of ``[T, C, H, W]`` items gives [B, T, C, H, W]. ``batch_first`` says which one
+    ``x`` is; ``None`` infers it from ``batch_size`` (the number of targets): dim 0 equal to
+    the batch size and dim 1 not means batch-first. A tie (T == B) or no ``batch_size`` is
+    read as time-first, the zoo's layout.
     """
-    return x.transpose(0, 1).contiguous() if (batch_first and x.dim() == 5) else x
+    if x.dim() != 5:
+        return x
+    if batch_first is None:
+        batch_first = batch_size is not None and x.shape[0] == batch_size and x.shape[1] != batch_size
+    return x.transpose(0, 1).contiguous() if batch_first else x
 
 
 @torch.no_grad()
@@ -51,14 +61,14 @@ def evaluate(
     *,
     amp_dtype: Optional[torch.dtype] = None,
     device: Optional[torch.device] = None,
-    batch_first: bool = True,
+    batch_first: Optional[bool] = None,
     desc: str = "eval",
 ) -> dict[str, float]:
     """Evaluate ``model`` on ``loader``: ``dict(top1, top5, loss, num_samples)``, accuracies in percent.
 
-    Batches are ``(input, target)``; input [B, C, H, W] (static) or event frames [B, T, C, H, W]
-    (as ``snn_zoo.data.create_loader`` collates them; see ``batch_first``). Neuron state is reset
-    before every batch. Top-5 clamps k to the number of classes; ``loss`` is the mean
+    Batches are ``(input, target)``; input [B, C, H, W] (static) or event frames [T, B, C, H, W]
+    (as ``snn_zoo.data.create_loader`` collates them) or [B, T, C, H, W] (see ``batch_first``).
+    Neuron state is reset before every batch. Top-5 clamps k to the number of classes; ``loss`` is the mean
     cross-entropy per sample.
 
     Args:
@@ -72,8 +82,9 @@ def evaluate(
         progress: show a tqdm bar (main process only).
         amp_dtype: run the forward under ``torch.autocast`` with this dtype (loss in fp32).
         device: where to put inputs (default: the accelerator's device, else the model's).
-        batch_first: 5-D inputs arrive [B, T, C, H, W] (PyTorch's default collate of
-            ``[T, C, H, W]`` items) and are transposed; ``False`` if the loader yields [T, B, ...].
+        batch_first: layout of 5-D event inputs: ``False`` = [T, B, C, H, W] (what
+            ``snn_zoo.data.create_loader`` yields), ``True`` = [B, T, C, H, W] (PyTorch's default
+            collate), ``None`` = infer per batch from the number of targets (see ``to_time_first``).
         desc: progress bar label.
     """
     if max_batches is not None and max_batches < 1:
@@ -101,7 +112,7 @@ def evaluate(
             if max_batches is not None and i >= max_batches:
                 break
             x, y = _split_batch(batch)
-            x = to_time_first(x.to(device, non_blocking=True), batch_first)
+            x = to_time_first(x.to(device, non_blocking=True), batch_size=y.shape[0], batch_first=batch_first)
             y = y.to(device, non_blocking=True)
             functional.reset_net(model)
             with autocast:

@@ -288,7 +288,8 @@ def validate_model(
         checkpoint=None if checkpoint is None else str(checkpoint),
     )
     if energy:
-        x = to_time_first(next(iter(loader))[0])
+        xb, yb = next(iter(loader))[:2]
+        x = to_time_first(xb, batch_size=len(yb))
         x = x[:, :energy_samples] if x.dim() == 5 else x[:energy_samples]
         rep = energy_report(net, x.to(dev)).to_dict()
         if x.dim() == 5:

@@ -117,7 +117,7 @@ static __forceinline__ float surrogate_grad(const float x, const float alpha) {
     $surrogate_body
 }
 
-// Membrane after firing; operation order of torch_kernel._fire_and_reset.
+// Membrane after firing; the same values as torch_kernel.membrane_after_spike (s is 0 or 1).
 static __forceinline__ float fire_reset(const float h, const float s, const float v_th, const float v_reset) {
     if constexpr (HARD_RESET) {
         return h * (1.0f - s) + v_reset * s;

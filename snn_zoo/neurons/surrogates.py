@@ -23,29 +23,31 @@ class Surrogate:
     name: str
     sj_class: type
     default_alpha: float
-    grad: Callable[[torch.Tensor, float], torch.Tensor]
+    grad: Callable[[torch.Tensor, float], torch.Tensor]  # in place on its argument
     # Body of a CUDA device function `float f(float x, float alpha)`, x = h - v_threshold.
     cuda_grad: str
 
 
+# Each derivative works in place on its argument (a fresh ``h - v_threshold`` temporary):
+# the backward then allocates nothing per time step.
 def _sigmoid_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    sg = torch.sigmoid(alpha * x)
-    return alpha * sg * (1.0 - sg)
+    sg = x.mul_(alpha).sigmoid_()
+    return sg.addcmul_(sg, sg, value=-1.0).mul_(alpha)  # alpha * sg * (1 - sg)
 
 
 def _atan_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
     a = alpha / 2.0
-    ax = math.pi * a * x
-    return a / (1.0 + ax * ax)
+    ax = x.mul_(math.pi * a)
+    return ax.mul_(ax).add_(1.0).reciprocal_().mul_(a)  # a / (1 + ax^2)
 
 
 def _rect_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    return alpha * (x.abs() < 0.5 / alpha).to(x.dtype)
+    return x.abs_().lt_(0.5 / alpha).mul_(alpha)
 
 
 def _triangle_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
     # spikingjelly's PiecewiseQuadratic: alpha - alpha^2 |x| inside |x| <= 1/alpha.
-    return torch.clamp(alpha - alpha * alpha * x.abs(), min=0.0)
+    return x.abs_().mul_(-alpha * alpha).add_(alpha).clamp_(min=0.0)
 
 
 SURROGATES: dict[str, Surrogate] = {

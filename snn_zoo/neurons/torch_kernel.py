@@ -1,35 +1,49 @@
 """Multi-step neuron as one autograd Function in plain torch (CPU and GPU).
 
-Forward walks T steps and saves only the charged membrane ``h`` (one T x N tensor);
-backward recomputes spikes from ``h`` and walks time in reverse with the surrogate
-gradient. The cupy kernel implements exactly this recurrence, fused.
+Forward walks T steps writing into preallocated outputs (few full-size passes per step, no
+per-step temporaries) and saves only the charged membrane ``h`` (one T x N tensor); with no
+gradient needed it saves nothing. Backward recomputes spikes from ``h`` and walks time in
+reverse with the surrogate gradient. The cupy kernel implements exactly this recurrence,
+fused; the forward keeps its operation order so spikes match bit for bit.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 
 from .spec import NeuronSpec
 from .surrogates import get_surrogate
 
+Decay = Union[float, torch.Tensor]
 
-def _charge(spec: NeuronSpec, v: torch.Tensor, x: torch.Tensor, k) -> torch.Tensor:
-    if spec.kind == "if":
-        return v + x
+
+def _charge_(spec: NeuronSpec, v: torch.Tensor, x: torch.Tensor, k: Decay, out: torch.Tensor) -> torch.Tensor:
+    """Write h into ``out`` (fp32), in the same operation order as the CUDA kernel."""
     vr = spec.reset_value
-    if spec.decay_input:
-        return v + k * (x - (v - vr))
-    return v - k * (v - vr) + x
+    if spec.kind == "if":
+        return torch.add(v, x, out=out)
+    leak = v if vr == 0.0 else v - vr
+    if spec.decay_input:  # h = v + k * (x - (v - vr))
+        torch.sub(x, leak, out=out)
+        out.mul_(k)
+        return out.add_(v)
+    # h = v - k * (v - vr) + x
+    torch.mul(leak, k, out=out)
+    torch.sub(v, out, out=out)
+    return out.add_(x)
 
 
-def _fire_and_reset(spec: NeuronSpec, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    s = (h >= spec.v_threshold).to(h.dtype)
+def _reset_(spec: NeuronSpec, h: torch.Tensor, spike: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """v = h * (1 - s) + v_reset * s (hard) or h - s * v_threshold (soft), into ``v``."""
     if spec.hard_reset:
-        v = h * (1.0 - s) + spec.reset_value * s
-    else:
-        v = h - s * spec.v_threshold
-    return s, v
+        return torch.where(spike, h.new_tensor(spec.reset_value), h, out=v)
+    return v.copy_(h).sub_(spike.to(v.dtype), alpha=spec.v_threshold)
+
+
+def membrane_after_spike(spec: NeuronSpec, h: torch.Tensor) -> torch.Tensor:
+    """The membrane v after firing from charged potential ``h`` (a new tensor)."""
+    return _reset_(spec, h, h >= spec.v_threshold, torch.empty_like(h))
 
 
 class MultiStepNeuronFunction(torch.autograd.Function):
@@ -38,48 +52,67 @@ class MultiStepNeuronFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor], spec: NeuronSpec):
         decay = k.float() if k is not None else spec.k
-        v = v_init.float()
-        h_seq = torch.empty_like(x_seq)
+        save = ctx.needs_input_grad[0] or (k is not None and ctx.needs_input_grad[2])
+        fp32 = x_seq.dtype == torch.float32
+        v = v_init.float().clone()
         s_seq = torch.empty_like(x_seq)
+        h_seq = torch.empty_like(x_seq) if save else None
+        h_buf = torch.empty_like(v)
+        spike = torch.empty(v.shape, dtype=torch.bool, device=v.device)
         for t in range(x_seq.shape[0]):
-            # h is rounded to the storage dtype before firing so forward and backward agree.
-            h_seq[t] = _charge(spec, v, x_seq[t].float(), decay)
-            s, v = _fire_and_reset(spec, h_seq[t].float())
-            s_seq[t] = s
+            x_t = x_seq[t] if fp32 else x_seq[t].float()
+            h = h_seq[t] if save and fp32 else h_buf  # fp32: charge straight into the saved tensor
+            _charge_(spec, v, x_t, decay, out=h)
+            if not fp32:  # round h to the storage dtype before firing, as the saved h will be
+                h.copy_(h.to(x_seq.dtype))
+                if save:
+                    h_seq[t].copy_(h)
+            torch.ge(h, spec.v_threshold, out=spike)
+            s_seq[t].copy_(spike)
+            _reset_(spec, h, spike, v)
         ctx.spec = spec
-        ctx.save_for_backward(h_seq, v_init, k)
+        if save:
+            ctx.save_for_backward(h_seq, v_init, k)
         ctx.mark_non_differentiable(v)
         return s_seq, v
 
     @staticmethod
     def backward(ctx, grad_s_seq: torch.Tensor, grad_v_last: Optional[torch.Tensor]):
+        # Reverse walk over time into per-call buffers of one step each: no allocation per step
+        # (large per-step temporaries cost more in page faults than in arithmetic on CPU).
         h_seq, v_init, k = ctx.saved_tensors
         spec: NeuronSpec = ctx.spec
         sg_fn = get_surrogate(spec.surrogate).grad
         decay = k.float() if k is not None else spec.k
         vth, vr = spec.v_threshold, spec.reset_value
+        leak = 1.0 if spec.kind == "if" else 1.0 - decay  # dh_t / dv_{t-1}
+        scale_x = spec.kind != "if" and spec.decay_input  # dh_t / dx_t = k
         grad_x = torch.empty_like(h_seq)
         grad_v = torch.zeros_like(h_seq[0], dtype=torch.float32)
+        grad_h = torch.empty_like(grad_v)
+        dv_dh = torch.empty_like(grad_v)
+        not_spiked = torch.empty(grad_v.shape, dtype=torch.bool, device=grad_v.device)
         grad_k = torch.zeros((), dtype=torch.float32, device=h_seq.device)
         for t in range(h_seq.shape[0] - 1, -1, -1):
             h = h_seq[t].float()
             sg = sg_fn(h - vth, spec.alpha)
-            s = (h >= vth).float()
-            if spec.hard_reset:
-                dv_dh = 1.0 - s if spec.detach_reset else 1.0 - s + (vr - h) * sg
-            else:
-                dv_dh = torch.ones_like(h) if spec.detach_reset else 1.0 - vth * sg
-            grad_h = grad_s_seq[t].float() * sg + grad_v * dv_dh
-            if spec.kind == "if":
-                grad_x[t] = grad_h
-                grad_v = grad_h
-                continue
-            grad_x[t] = grad_h * decay if spec.decay_input else grad_h
-            grad_v = grad_h * (1.0 - decay)
+            torch.lt(h, vth, out=not_spiked)
+            torch.mul(grad_s_seq[t], sg, out=grad_h)
+            if spec.hard_reset and spec.detach_reset:  # dv/dh = 1 - s
+                grad_h.add_(grad_v.masked_fill_(~not_spiked, 0.0))
+            elif spec.hard_reset:  # dv/dh = (1 - s) + (vr - h) * sg
+                torch.mul(h, -1.0, out=dv_dh).add_(vr)
+                grad_h.addcmul_(grad_v, dv_dh.mul_(sg).add_(not_spiked))
+            elif spec.detach_reset:  # dv/dh = 1
+                grad_h.add_(grad_v)
+            else:  # dv/dh = 1 - vth * sg
+                grad_h.addcmul_(grad_v, torch.mul(sg, -vth, out=dv_dh).add_(1.0))
             if k is not None:
-                v_prev = v_init.float() if t == 0 else _fire_and_reset(spec, h_seq[t - 1].float())[1]
-                dh_dk = (h - v_prev) / decay if spec.decay_input else -(v_prev - vr)
-                grad_k = grad_k + (grad_h * dh_dk).sum()
+                v_prev = v_init.float() if t == 0 else membrane_after_spike(spec, h_seq[t - 1].float())
+                dh_dk = (h - v_prev).div_(decay) if spec.decay_input else (v_prev - vr).neg_()
+                grad_k = grad_k + torch.dot(grad_h.flatten(), dh_dk.flatten())
+            torch.mul(grad_h, decay, out=grad_x[t]) if scale_x else grad_x[t].copy_(grad_h)
+            torch.mul(grad_h, leak, out=grad_v)
         return grad_x, None, (grad_k.to(k.dtype) if k is not None else None), None
 
 

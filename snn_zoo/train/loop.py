@@ -116,6 +116,21 @@ def run_phase(accelerator: Accelerator, recipe: Recipe, phase: Phase, train_set,
     return history
 
 
+def build_datasets(recipe: Recipe):
+    """(info, train set, val set) for a recipe. ``data_kwargs`` go to the dataset; for
+    ``synthetic`` they set num_classes / input_size / num_samples, and ``event: true`` makes
+    [T, C, H, W] frames at the recipe's T (dry runs of event recipes)."""
+    kwargs = dict(recipe.data_kwargs)
+    synthetic_T = recipe.T if kwargs.pop("event", False) else None
+    size = kwargs.pop("input_size", None)
+    info = dataset_info(recipe.dataset, data_dir=recipe.data_dir, input_size=size, T=synthetic_T, **kwargs)
+    if size is None and recipe.img_size:
+        size = (info.input_size[0], recipe.img_size, recipe.img_size)
+    common = dict(data_dir=recipe.data_dir, T=recipe.T if info.is_event else None, input_size=size,
+                  augment=recipe.augment, seed=recipe.seed, **kwargs)
+    return info, create_dataset(recipe.dataset, split="train", **common), create_dataset(recipe.dataset, split="val", **common)
+
+
 def _build_accelerator(recipe: Recipe, output: Path) -> Accelerator:
     from accelerate.utils import DataLoaderConfiguration
 
@@ -147,12 +162,7 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "") -
         accelerator.init_trackers("distill", config={k: str(v) for k, v in recipe.to_dict().items()})
     t_start = time.perf_counter()
 
-    info = dataset_info(recipe.dataset, data_dir=recipe.data_dir)
-    size = (info.input_size[0], recipe.img_size, recipe.img_size) if recipe.img_size else None
-    T_data = recipe.T if info.is_event else None
-    data_kwargs = dict(data_dir=recipe.data_dir, T=T_data, input_size=size, augment=recipe.augment, seed=recipe.seed)
-    train_set = create_dataset(recipe.dataset, split="train", **data_kwargs)
-    val_set = create_dataset(recipe.dataset, split="val", **data_kwargs)
+    info, train_set, val_set = build_datasets(recipe)
     in_chans, num_classes = info.input_size[0], info.num_classes
 
     teacher, teacher_top1 = None, None

@@ -30,11 +30,13 @@ class Recipe:
     data_dir: Optional[str] = None
     img_size: Optional[int] = None
     augment: bool = True
+    data_kwargs: dict = field(default_factory=dict)  # e.g. synthetic: num_classes, input_size, num_samples
     # distillation
     method: str = "bkd"
     teacher: str = "spiking_cnn_base"  # zoo arch (run as its ANN twin), 'twin', or any timm model name
     teacher_pretrained: bool = False  # timm teachers: load hub weights
     teacher_checkpoint: Optional[str] = None  # run folder / local-dir / .safetensors
+    teacher_kwargs: dict = field(default_factory=dict)  # e.g. a ViT teacher at the student's img_size
     teacher_epochs: int = 30
     loss_weights: dict = field(default_factory=dict)  # e.g. alpha, blur_prob, beta, tau, feature, logit
     # optimisation

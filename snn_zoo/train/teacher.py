@@ -33,11 +33,13 @@ def build_teacher(recipe: Recipe, num_classes: int, in_chans: int, checkpoint: O
     arch = teacher_arch(recipe)
     checkpoint = checkpoint or recipe.teacher_checkpoint
     if is_model(arch):
-        extra = recipe.model_kwargs if recipe.teacher == "twin" else {}
+        extra = {**(recipe.model_kwargs if recipe.teacher == "twin" else {}), **recipe.teacher_kwargs}
         teacher = create_model(arch, neuron="relu", num_classes=num_classes, in_chans=in_chans, **extra)
     else:
+        # Hub-pretrained timm teachers keep their own head, so a class mismatch is reported below.
+        classes = {} if recipe.teacher_pretrained and not checkpoint else {"num_classes": num_classes}
         teacher = timm.create_model(arch, pretrained=recipe.teacher_pretrained and not checkpoint,
-                                    in_chans=in_chans, **({} if recipe.teacher_pretrained else {"num_classes": num_classes}))
+                                    in_chans=in_chans, **classes, **recipe.teacher_kwargs)
     if checkpoint:
         path = Path(checkpoint)
         weights = path / "model.safetensors" if path.is_dir() else path

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import snn_zoo
-from snn_zoo.eval.benchmark import benchmark_model, spikingjelly_equivalent
+from snn_zoo.eval.benchmark import benchmark_model, benchmark_models, spikingjelly_equivalent
 
 
 def test_benchmark_model_toy_size():
@@ -15,6 +15,9 @@ def test_benchmark_model_toy_size():
     assert (r["T"], r["batch_size"], r["img_size"]) == (2, 2, 8)
     only = benchmark_model("spiking_cnn_tiny", T=1, batch_size=2, num_warm_iter=0, num_bench_iter=1, train=False)
     assert "train_samples_per_sec" not in only and only["infer_step_time_ms"] > 0
+    pair = benchmark_models({"a": "spiking_cnn_tiny", "b": "spiking_cnn_small"}, T=1, batch_size=2,
+                            num_warm_iter=0, num_bench_iter=2, train=False)
+    assert pair["a"]["param_count"] < pair["b"]["param_count"] and pair["b"]["infer_step_time_ms_median"] > 0
 
 
 def test_spikingjelly_equivalent_matches_ours():

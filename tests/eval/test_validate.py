@@ -44,6 +44,12 @@ def test_validate_model_returns_every_field_and_writes_csv_json(tmp_path):
     assert json.loads((tmp_path / "r.out").read_text())[0]["firing_rates"] == row["firing_rates"]
 
 
+def test_validate_event_dataset():
+    row = validate_model("spiking_cnn_tiny", **{**FAST, "dataset": "digits_dvs", "batch_size": 8, "max_batches": 1},
+                         T=3)
+    assert row["T"] == 3 and row["num_samples"] == 8 and row["sops_per_image"] >= 0
+
+
 def test_wildcards_expand_to_snn_zoo_models():
     assert expand_model_names("spiking_cnn_*") == ["spiking_cnn_base", "spiking_cnn_small", "spiking_cnn_tiny"]
     sew = expand_model_names("sew*")

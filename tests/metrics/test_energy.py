@@ -66,6 +66,9 @@ def test_direct_encoding_counts_the_encoding_layer_once():
     assert rep.energy_mj == pytest.approx((12 * E_MAC + 6 * E_AC) * 1e-9)
     raw = energy_report(TwoLinear(), x, encoding_once=False)  # what MACCounter counts by itself
     assert (raw.macs, raw.acs) == (24, 6)
+    # spikingjelly's composite estimate (adds memory traffic) is reported beside ours, never mixed in.
+    both = energy_report(TwoLinear(), x, include_sj_simple=True)
+    assert both.sj_simple_energy_mj > both.energy_mj == rep.energy_mj
 
 
 def test_conv_synops_are_exact_weight_uses_at_borders():

@@ -16,7 +16,7 @@ import torch
 from snn_zoo.neurons import IFNode, LIFNode, PLIFNode, cupy_available
 from snn_zoo.neurons.spec import NeuronSpec
 from snn_zoo.neurons.surrogates import SURROGATES
-from snn_zoo.neurons.torch_kernel import _fire_and_reset, multistep_torch
+from snn_zoo.neurons.torch_kernel import membrane_after_spike, multistep_torch
 
 try:  # the module itself needs no GPU; nvrtc only needs cupy importable
     import cupy  # noqa: F401
@@ -164,7 +164,7 @@ def _grad_w_scale(x, v0, w, spec, grad_x_ref) -> float:
         multistep_torch(x.detach().requires_grad_(True), v0, w.detach().sigmoid(), spec)
     h = saved[0].double()
     k = w.detach().double().sigmoid()
-    v_prev = torch.cat([v0.double().expand(h.shape[1:]).unsqueeze(0), _fire_and_reset(spec, h[:-1])[1]])
+    v_prev = torch.cat([v0.double().expand(h.shape[1:]).unsqueeze(0), membrane_after_spike(spec, h[:-1])])
     grad_h = grad_x_ref.double() / k if spec.decay_input else grad_x_ref.double()
     dh_dk = (h - v_prev) / k if spec.decay_input else -(v_prev - spec.reset_value)
     return float((grad_h * dh_dk).abs().sum() * k * (1 - k))
