@@ -19,9 +19,9 @@ from timm.models import get_pretrained_cfg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import snn_zoo  # noqa: E402
+from snn_zoo.hub.markdown import replace_marked_block  # noqa: E402
 
-START_MARKER = "<!-- model-table:start -->"
-END_MARKER = "<!-- model-table:end -->"
+MARKER = "model-table"
 COLUMNS = ("Model", "Params (M)", "Input size", "Classes", "Family", "Paper")
 
 
@@ -72,19 +72,10 @@ def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_block(text: str, table: str) -> str:
-    """Replace what lies between the marker lines of ``text`` with ``table``."""
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
-    if start < 0 or end < 0 or end < start:
-        raise ValueError(f"expected the lines {START_MARKER!r} and then {END_MARKER!r} in the file.")
-    head = text[:start + len(START_MARKER)]
-    return f"{head}\n{table}{text[end:]}"
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", metavar="FILE", type=Path,
-                        help=f"replace the block between {START_MARKER} and {END_MARKER} in FILE")
+                        help=f"replace the block between the {MARKER} markers in FILE")
     parser.add_argument("--filter", default="", help="wildcard filter on model names, e.g. 'spik*'")
     args = parser.parse_args(argv)
 
@@ -93,7 +84,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.write is not None:
         try:
             text = args.write.read_text(encoding="utf-8")
-            new = replace_block(text, table)
+            new = replace_marked_block(text, MARKER, table)
         except (OSError, ValueError) as err:
             print(f"error: cannot update {args.write}: {err}", file=sys.stderr)
             return 2

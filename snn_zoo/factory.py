@@ -21,7 +21,7 @@ def list_models(filter: Union[str, list] = "", pretrained: bool = False) -> list
 
 def list_pretrained(filter: Union[str, list] = "") -> list[str]:
     """'arch.tag' names of published checkpoints."""
-    return list_models(filter, pretrained=True)
+    return [name for name in list_models(filter, pretrained=True) if split_model_name_tag(name)[1]]
 
 
 def is_model(name: str) -> bool:

@@ -37,8 +37,11 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def render_model_card(results: dict, repo_id: Optional[str] = None) -> str:
-    """Markdown model card (with Hugging Face front matter) for one run's ``results.json``."""
+def render_model_card(results: dict, repo_id: Optional[str] = None, asset_prefix: str = "") -> str:
+    """Markdown model card (with Hugging Face front matter) for one run's ``results.json``.
+
+    ``asset_prefix`` is prepended to the plots' file names (for cards kept outside the run folder).
+    """
     name = results.get("name") or results["model"]
     dataset = results.get("dataset", "unknown")
     metrics = [EvalResult(
@@ -67,7 +70,7 @@ def render_model_card(results: dict, repo_id: Optional[str] = None) -> str:
         ("Training time (s)", _fmt(results.get("train_seconds"), 1)),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    plot = "\n![Per-layer firing rate](firing_rates.png)\n" if results.get("firing_rate_plot") else ""
+    plot = f"\n![Per-layer firing rate]({asset_prefix}firing_rates.png)\n" if results.get("firing_rate_plot") else ""
     citation = _CITATIONS.get(results["method"], "")
     body = f"""
 # {name}

@@ -93,6 +93,18 @@ def build_snn_model(model_cls: Type, variant: str, pretrained: bool = False, **k
     return model
 
 
+HUB_ORG = "snn-zoo"
+
+
+def published_cfg(name: str, input_size: tuple, num_classes: int = 10, T: int = 4, neuron: str = "lif",
+                  **kwargs) -> Dict[str, Any]:
+    """Cfg of a published checkpoint 'arch.tag': weights in the Hub repo ``snn-zoo/arch.tag``,
+    trained on inputs already scaled to [0, 1] (mean 0, std 1), with the recorded T and neuron."""
+    c = input_size[0]
+    return snn_cfg(hf_hub_id=f"{HUB_ORG}/{name}", num_classes=num_classes, input_size=input_size,
+                   mean=(0.0,) * c, std=(1.0,) * c, crop_pct=1.0, snn_args=dict(T=T, neuron=neuron), **kwargs)
+
+
 def snn_cfg(**kwargs) -> Dict[str, Any]:
     """Default pretrained cfg of a zoo model; override any PretrainedCfg field."""
     return {

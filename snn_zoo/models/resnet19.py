@@ -20,7 +20,7 @@ import torch.nn as nn
 from ..layers import BatchNorm2d, Conv2d
 from ._base import SpikingModel
 from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
-from .sew_resnet import BasicBlock, _downsample
+from .sew_resnet import BasicBlock, add_stages
 
 
 class SpikingResNet19(SpikingModel):
@@ -51,19 +51,8 @@ class SpikingResNet19(SpikingModel):
         self.bn1 = BatchNorm2d(stem_width)
         self.sn1 = self.make_neuron()
 
-        self.feature_info = []
-        inplanes, reduction = stem_width, 1
-        for i, (planes, depth) in enumerate(zip(widths, layers)):
-            stride = 1 if i == 0 else 2
-            reduction *= stride
-            blocks = []
-            for j in range(depth):
-                s = stride if j == 0 else 1
-                down = _downsample(inplanes, planes, s) if (s != 1 or inplanes != planes) else None
-                blocks.append(BasicBlock(inplanes, planes, s, down, self.make_neuron, connect=None))
-                inplanes = planes
-            self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
-            self.feature_info.append(dict(num_chs=planes, reduction=reduction, module=f"layer{i + 1}"))
+        self.feature_info = add_stages(self, BasicBlock, layers, widths, stem_width, 1, connect=None)
+        inplanes = self.feature_info[-1]["num_chs"]
         self.num_stages = len(layers)
 
         self.fc1 = nn.Linear(inplanes, hidden_dim)

@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from ..layers import BatchNorm2d, Conv2d, MaxPool2d
 from ._base import SpikingModel
-from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
+from ._builder import build_snn_model, generate_snn_default_cfgs, published_cfg, register_snn_model, snn_cfg
 
 CONNECT_FUNCTIONS = ("ADD", "AND", "IAND")
 
@@ -93,6 +93,25 @@ class Bottleneck(_ResidualBlock):
         return self._residual(x, self.bn3(self.conv3(out)), self.sn3)
 
 
+def add_stages(model: SpikingModel, block: type, layers: Sequence[int], widths: Sequence[int], inplanes: int,
+               reduction: int, connect: Optional[str]) -> list[dict]:
+    """Add residual stages ``layer1..N`` (first stride 1, then 2) to ``model``; returns feature_info."""
+    feature_info = []
+    for i, (planes, depth) in enumerate(zip(widths, layers)):
+        stride = 1 if i == 0 else 2
+        reduction *= stride
+        stage = []
+        for j in range(depth):
+            s = stride if j == 0 else 1
+            out = planes * block.expansion
+            down = _downsample(inplanes, out, s) if (s != 1 or inplanes != out) else None
+            stage.append(block(inplanes, planes, s, down, model.make_neuron, connect))
+            inplanes = out
+        model.add_module(f"layer{i + 1}", nn.Sequential(*stage))
+        feature_info.append(dict(num_chs=inplanes, reduction=reduction, module=f"layer{i + 1}"))
+    return feature_info
+
+
 class SpikingResNet(SpikingModel):
     """Spiking / SEW ResNet. ``stem``: 'imagenet' (7x7/2 conv + maxpool) or 'cifar' (3x3/1 conv)."""
 
@@ -123,20 +142,8 @@ class SpikingResNet(SpikingModel):
         self.bn1 = BatchNorm2d(stem_width)
         self.sn1 = self.make_neuron()
 
-        self.feature_info = []
-        inplanes, reduction = stem_width, 4 if stem == "imagenet" else 1
-        for i, (planes, depth) in enumerate(zip(widths, layers)):
-            stride = 1 if i == 0 else 2
-            reduction *= stride
-            stage = []
-            for j in range(depth):
-                s = stride if j == 0 else 1
-                down = _downsample(inplanes, planes * block.expansion, s) if (
-                    s != 1 or inplanes != planes * block.expansion) else None
-                stage.append(block(inplanes, planes, s, down, self.make_neuron, connect))
-                inplanes = planes * block.expansion
-            self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
-            self.feature_info.append(dict(num_chs=inplanes, reduction=reduction, module=f"layer{i + 1}"))
+        self.feature_info = add_stages(self, block, layers, widths, stem_width, 4 if stem == "imagenet" else 1, connect)
+        inplanes = self.feature_info[-1]["num_chs"]
         self.num_stages = len(layers)
         self.num_features = self.head_hidden_size = inplanes
         self.fc = nn.Linear(inplanes, num_classes) if num_classes > 0 else nn.Identity()
@@ -175,6 +182,8 @@ default_cfgs = generate_snn_default_cfgs({
     **{f"spiking_resnet{d}_cifar": snn_cfg(paper_ids=_PAPERS["spiking"], **_CIFAR) for d in (18, 34, 50)},
     "sew_resnet10_digits": snn_cfg(paper_ids=_PAPERS["sew"], num_classes=10, input_size=(1, 8, 8), mean=(0.0,),
                                    std=(1.0,), crop_pct=1.0),
+    **{name: published_cfg(name, (1, 8, 8), paper_ids=_PAPERS["sew"])
+       for name in ("sew_resnet10_digits.bkd_t4_digits", "sew_resnet10_digits.none_t4_digits")},
 })
 
 _DEPTHS = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)), 50: (Bottleneck, (3, 4, 6, 3)),

@@ -34,7 +34,7 @@ import torch.nn as nn
 
 from ..layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvBnSpike, MaxPool2d
 from ._base import SpikingModel
-from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
+from ._builder import build_snn_model, generate_snn_default_cfgs, published_cfg, register_snn_model, snn_cfg
 
 ATTN_SCALE = 0.125  # fixed in the paper: spikes are not normalised by sqrt(d)
 ATTN_THRESHOLD = 0.5  # the attention-output neuron fires at half the usual threshold (official value)
@@ -241,6 +241,8 @@ default_cfgs = generate_snn_default_cfgs({
     **{f"spikformer_8_{d}": snn_cfg(paper_ids=_PAPER, **IMAGENET_CFG, **TRANSFORMER_CFG) for d in (384, 512, 768)},
     "spikformer_4_384_cifar": snn_cfg(paper_ids=_PAPER, **CIFAR_CFG, **TRANSFORMER_CFG),
     "spikformer_2_64_digits": snn_cfg(paper_ids=_PAPER, **DIGITS_CFG, **TRANSFORMER_CFG),
+    **{name: published_cfg(name, (1, 8, 8), paper_ids=_PAPER, **TRANSFORMER_CFG)
+       for name in ("spikformer_2_64_digits.bkd_t4_digits", "spikformer_2_64_digits.none_t4_digits")},
 })
 
 

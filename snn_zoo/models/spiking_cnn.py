@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from ..layers import ConvBnSpike, MaxPool2d
 from ._base import SpikingModel
-from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
+from ._builder import build_snn_model, generate_snn_default_cfgs, published_cfg, register_snn_model, snn_cfg
 
 
 class SpikingCNN(SpikingModel):
@@ -39,11 +39,16 @@ class SpikingCNN(SpikingModel):
         return x if pre_logits else self.fc(x)
 
 
+_HEAD = dict(first_conv="stem.conv", classifier="fc")
+
 default_cfgs = generate_snn_default_cfgs({
-    f"spiking_cnn_{size}": snn_cfg(
-        num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0,
-        first_conv="stem.conv", classifier="fc",
-    ) for size in ("tiny", "small", "base")
+    **{f"spiking_cnn_{size}": snn_cfg(num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0,
+                                      **_HEAD) for size in ("tiny", "small", "base")},
+    # Published checkpoints (checkpoints/<name>, recipes/zoo/<name>.yaml).
+    **{name: published_cfg(name, (1, 8, 8), **_HEAD)
+       for name in ("spiking_cnn_small.bkd_t4_digits", "spiking_cnn_small.none_t4_digits")},
+    **{name: published_cfg(name, (2, 16, 16), **_HEAD)
+       for name in ("spiking_cnn_small.bkd_t4_digits_dvs", "spiking_cnn_small.none_t4_digits_dvs")},
 })
 
 

@@ -81,44 +81,52 @@ class IFNode(MultiStepNeuron):
     kind = "if"
 
 
-class LIFNode(MultiStepNeuron):
+class _LeakyNeuron(MultiStepNeuron):
+    """Shared by LIF and PLIF: a time constant tau > 1 and where the input enters the charge."""
+
+    def __init__(self, tau: float = 2.0, decay_input: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if tau <= 1.0:
+            raise ValueError(f"tau must be > 1 for a {type(self).__name__}, got {tau}.")
+        self.decay_input = bool(decay_input)
+
+    def _spec(self) -> NeuronSpec:
+        return NeuronSpec(**{**super()._spec().__dict__, "decay_input": self.decay_input, "k": self._decay_value()})
+
+    def _decay_value(self) -> float:
+        return 0.5  # unused when the kernel gets the decay as a tensor (PLIF)
+
+    def extra_repr(self) -> str:
+        return f"tau={self._tau():.4g}, decay_input={self.decay_input}, " + super().extra_repr()
+
+
+class LIFNode(_LeakyNeuron):
     """Leaky integrate-and-fire with fixed time constant ``tau`` (decay k = 1 / tau)."""
 
     kind = "lif"
 
     def __init__(self, tau: float = 2.0, decay_input: bool = True, **kwargs):
-        super().__init__(**kwargs)
-        if tau <= 1.0:
-            raise ValueError(f"tau must be > 1 for a LIF neuron, got {tau}.")
+        super().__init__(tau=tau, decay_input=decay_input, **kwargs)
         self.tau = float(tau)
-        self.decay_input = bool(decay_input)
 
-    def _spec(self) -> NeuronSpec:
-        spec = super()._spec()
-        return NeuronSpec(**{**spec.__dict__, "decay_input": self.decay_input, "k": 1.0 / self.tau})
+    def _decay_value(self) -> float:
+        return 1.0 / self.tau
 
-    def extra_repr(self) -> str:
-        return f"tau={self.tau}, decay_input={self.decay_input}, " + super().extra_repr()
+    def _tau(self) -> float:
+        return self.tau
 
 
-class PLIFNode(MultiStepNeuron):
+class PLIFNode(_LeakyNeuron):
     """Parametric LIF: learns 1 / tau = sigmoid(w), with w initialised to -log(tau - 1)."""
 
     kind = "plif"
 
     def __init__(self, tau: float = 2.0, decay_input: bool = True, **kwargs):
-        super().__init__(**kwargs)
-        if tau <= 1.0:
-            raise ValueError(f"init tau must be > 1 for a PLIF neuron, got {tau}.")
-        self.decay_input = bool(decay_input)
+        super().__init__(tau=tau, decay_input=decay_input, **kwargs)
         self.w = nn.Parameter(torch.tensor(-math.log(tau - 1.0)))
-
-    def _spec(self) -> NeuronSpec:
-        spec = super()._spec()
-        return NeuronSpec(**{**spec.__dict__, "decay_input": self.decay_input})
 
     def _decay_tensor(self) -> torch.Tensor:
         return self.w.sigmoid()
 
-    def extra_repr(self) -> str:
-        return f"tau={1.0 / self.w.sigmoid().item():.4f}, decay_input={self.decay_input}, " + super().extra_repr()
+    def _tau(self) -> float:
+        return 1.0 / self.w.detach().sigmoid().item()

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Generate the model cards and README tables from the measured results of the published checkpoints.
+
+    python hub_scripts/make_model_cards.py            # model_cards/*.md, checkpoints/*/README.md, README tables
+
+Reads checkpoints/<name>/results.json (written by hub_scripts/distill.py) and recipes/paper/*.yaml;
+nothing here is typed by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from snn_zoo.hub.card import render_model_card  # noqa: E402
+from snn_zoo.hub.markdown import replace_marked_block  # noqa: E402
+from snn_zoo.hub.save import atomic_write_text  # noqa: E402
+from snn_zoo.models._builder import HUB_ORG  # noqa: E402
+from snn_zoo.train import load_recipe  # noqa: E402
+
+
+def zoo_table(results: list[dict]) -> str:
+    """One row per published checkpoint, from its results.json."""
+    lines = ["| Checkpoint | Data | Method | T | Top-1 (%) | Teacher top-1 (%) | Params | Firing rate | "
+             "SOPs / image | Energy / image (µJ) | ANN-twin energy (µJ) | Train (s) |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        teacher = f"{r['teacher_top1']:.2f} ({r['teacher']})" if r.get("teacher_top1") is not None else "-"
+        lines.append(
+            f"| [`{r['name']}`](model_cards/{r['name']}.md) | {r['dataset']} | {r['method']} | {r['T']} | "
+            f"{r['top1']:.2f} | {teacher} | {r['param_count']:,} | {r['mean_firing_rate']:.4f} | "
+            f"{r['sops_per_image']:,.0f} | {r['energy_mj_per_image'] * 1e3:.3f} | "
+            f"{r['ann_energy_mj_per_image'] * 1e3:.3f} | {r['train_seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def recipes_table(recipe_dir: Path, checkpoints: Path) -> str:
+    """Paper-scale recipes and whether a checkpoint exists for them yet."""
+    lines = ["| Recipe | Model | Data | Method | Teacher | Epochs | Status |", "|---|---|---|---|---|---:|---|"]
+    for path in sorted(recipe_dir.glob("*.yaml")):
+        r = load_recipe(path)
+        published = (checkpoints / r.run_name / "model.safetensors").is_file()
+        status = "published" if published else "recipe, checkpoint not yet published"
+        lines.append(f"| [`{path.stem}`](recipes/paper/{path.name}) | `{r.model}` | {r.dataset} | {r.method} | "
+                     f"`{r.teacher}` | {r.epochs} | {status} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
+    parser.add_argument("--cards", type=Path, default=ROOT / "model_cards")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    args = parser.parse_args()
+
+    results = [json.loads(p.read_text()) for p in sorted(args.checkpoints.glob("*/results.json"))]
+    args.cards.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        repo_id = f"{HUB_ORG}/{r['name']}"
+        atomic_write_text(args.checkpoints / r["name"] / "README.md", render_model_card(r, repo_id))
+        prefix = f"../{args.checkpoints.name}/{r['name']}/"
+        atomic_write_text(args.cards / f"{r['name']}.md", render_model_card(r, repo_id, asset_prefix=prefix))
+        print(f"card: {r['name']}")
+    text = args.readme.read_text()
+    text = replace_marked_block(text, "zoo-table", zoo_table(results))
+    text = replace_marked_block(text, "recipes-table", recipes_table(ROOT / "recipes" / "paper", args.checkpoints))
+    atomic_write_text(args.readme, text)
+    print(f"updated {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
