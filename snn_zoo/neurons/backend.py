@@ -52,6 +52,7 @@ def resolve_backend(backend: str, x: torch.Tensor) -> str:
             )
         return "cupy"
     if not x.is_cuda:
+        _log_fallback_once("the input is on the CPU")
         return "torch"
     if not cupy_available():
         _log_fallback_once("cupy is not installed or sees no GPU")
