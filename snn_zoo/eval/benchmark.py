@@ -270,37 +270,18 @@ def benchmark_models(
     return results
 
 
-def benchmark_model(
-    model: Union[str, nn.Module],
-    T: Optional[int] = None,
-    batch_size: int = 32,
-    img_size: Optional[int] = None,
-    device: Union[str, torch.device] = "cpu",
-    neuron: Optional[str] = None,
-    num_warm_iter: int = 2,
-    num_bench_iter: int = 5,
-    train: bool = True,
-    infer: bool = True,
-    num_classes: Optional[int] = None,
-    in_chans: Optional[int] = None,
-    amp_dtype: Optional[torch.dtype] = None,
-    model_kwargs: Optional[dict] = None,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Time inference (eval, no_grad) and/or training steps (fwd + CE + bwd + SGD step).
+def benchmark_model(model: Union[str, nn.Module], **kwargs: Any) -> dict[str, Any]:
+    """Time inference (eval, no_grad) and/or training steps (fwd + CE + bwd + SGD step) of one model.
 
     ``model`` is an snn_zoo name (built with ``T``, ``neuron``, ``num_classes``, ``in_chans``) or a
-    module (e.g. :func:`spikingjelly_equivalent`). Input is a random static batch
-    [batch_size, C, img_size, img_size] (direct encoding: the model repeats it T times).
+    module (e.g. :func:`spikingjelly_equivalent`); ``kwargs`` are those of :func:`benchmark_models`
+    (T, batch_size, img_size, device, neuron, num_warm_iter, num_bench_iter, train, infer, ...).
+    Input is a random static batch [batch_size, C, img_size, img_size] (direct encoding).
     Returns ``model, T, batch_size, img_size, device, neuron, param_count`` and for each mode run
     ``{infer,train}_samples_per_sec`` (images/s from the mean step time, as timm reports it),
     ``{infer,train}_step_time_ms`` (mean) and ``..._median`` / ``..._min``.
     """
-    return benchmark_models(
-        {"model": model}, T=T, batch_size=batch_size, img_size=img_size, device=device, neuron=neuron,
-        num_warm_iter=num_warm_iter, num_bench_iter=num_bench_iter, train=train, infer=infer,
-        num_classes=num_classes, in_chans=in_chans, amp_dtype=amp_dtype, model_kwargs=model_kwargs, seed=seed,
-    )["model"]
+    return benchmark_models({"model": model}, **kwargs)["model"]
 
 
 def kd_overhead(

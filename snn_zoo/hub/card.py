@@ -54,6 +54,7 @@ def render_model_card(results: dict, repo_id: Optional[str] = None, asset_prefix
         datasets=[dataset], base_model=results.get("teacher_hub_id"), eval_results=metrics,
     )
     load_name = f"hf-hub:{repo_id}" if repo_id else name
+    tag_line = f"\n# or, by its registered tag: snn_zoo.create_model(\"{name}\", pretrained=True)" if repo_id else ""
     energy_ratio = None
     if results.get("energy_mj_per_image") and results.get("ann_energy_mj_per_image"):
         energy_ratio = results["ann_energy_mj_per_image"] / results["energy_mj_per_image"]
@@ -75,7 +76,7 @@ def render_model_card(results: dict, repo_id: Optional[str] = None, asset_prefix
     body = f"""
 # {name}
 
-A spiking neural network from [snn_zoo](https://github.com/snn-zoo/snn_zoo): `{results['model']}` trained on
+A spiking neural network from snn_zoo: `{results['model']}` trained on
 {_DATASET_NAMES.get(dataset, dataset)} with {_METHODS.get(results['method'], results['method'])}.
 Every number below was measured by the run that produced these weights (`results.json`).
 
@@ -89,7 +90,7 @@ Every number below was measured by the run that produced these weights (`results
 
 ```python
 import snn_zoo  # registers the architectures in timm
-model = snn_zoo.create_model("{load_name}", pretrained=True)
+model = snn_zoo.create_model("{load_name}", pretrained=True){tag_line}
 logits = model(images)  # [B, C, H, W] static images, or [T, B, C, H, W] event frames
 ```
 

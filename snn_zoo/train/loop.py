@@ -169,8 +169,9 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "") -
     if recipe.method not in ("none", "noisy"):
         teacher_dir = output / "teacher"
         trained = teacher_dir / "model.safetensors"
-        teacher = build_teacher(recipe, num_classes, in_chans, checkpoint=str(trained) if trained.is_file() else None)
-        if needs_training(recipe) and not trained.is_file():
+        reuse = resume and trained.is_file()  # a resumed run keeps the teacher it already trained
+        teacher = build_teacher(recipe, num_classes, in_chans, checkpoint=str(trained) if reuse else None)
+        if needs_training(recipe) and not reuse:
             set_seed(recipe.seed)
             phase = Phase("teacher", Distiller(teacher, None, method="none"), teacher, recipe.teacher_epochs, teacher_dir)
             run_phase(accelerator, recipe, phase, train_set, val_set, resume)
@@ -205,7 +206,8 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "") -
 
     val_loader = accelerator.prepare(create_loader(val_set, max(1, recipe.batch_size // accelerator.num_processes), is_training=False))
     final = evaluate(student, val_loader, accelerator=accelerator, progress=False)
-    example = next(iter(create_loader(val_set, 1, is_training=False)))[0].to(accelerator.device)
+    # Spikes and energy per image, averaged over the first 64 validation images.
+    example = next(iter(create_loader(val_set, 64, is_training=False)))[0].to(accelerator.device)
     energy = energy_report(student, example).to_dict()
     results = {
         "name": recipe.run_name, "model": recipe.model, "tag": recipe.run_tag, "method": recipe.method,
