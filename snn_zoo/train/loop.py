@@ -65,7 +65,9 @@ def run_phase(accelerator: Accelerator, recipe: Recipe, phase: Phase, train_set,
     steps = len(train_loader) // max(1, accelerator.num_processes)
     if recipe.max_steps_per_epoch:
         steps = min(steps, recipe.max_steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(recipe, max(1, steps // recipe.grad_accum), phase.epochs))
+    # accelerate's scheduler wrapper steps num_processes times per optimizer step (and skips accumulation steps).
+    sched_steps = max(1, steps // recipe.grad_accum) * accelerator.num_processes
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(recipe, sched_steps, phase.epochs))
     objective, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
         phase.objective, optimizer, train_loader, val_loader, scheduler)
 
