@@ -22,13 +22,13 @@ from typing import Any, Optional
 import torch
 import torch.nn as nn
 
-from ..neurons.nodes import MultiStepNeuron
+from ..neurons.hooks import NeuronHooks
 from .logit import hetero_kd_loss
 
 __all__ = ["HeteroKDLoss", "SpikeRateRegularizer", "hetero_kd_loss"]
 
 
-class SpikeRateRegularizer:
+class SpikeRateRegularizer(NeuronHooks):
     """Differentiable firing rate of every ``MultiStepNeuron`` in ``model`` (forward hooks).
 
     ``rate()`` = spikes / neuron-time-steps over the calls since the last ``reset()``; it keeps
@@ -38,8 +38,7 @@ class SpikeRateRegularizer:
 
     def __init__(self, model: nn.Module):
         self.enabled = True
-        self._handles = [m.register_forward_hook(self._hook) for m in model.modules()
-                         if isinstance(m, MultiStepNeuron)]
+        super().__init__(model, self._hook)
         self.reset()
 
     def _hook(self, module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
@@ -58,18 +57,6 @@ class SpikeRateRegularizer:
         if not self._spikes:
             return None
         return torch.stack(self._spikes).sum() / self._count
-
-    def remove(self) -> None:
-        """Remove the hooks."""
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def __enter__(self) -> "SpikeRateRegularizer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
 
 
 class HeteroKDLoss(nn.Module):

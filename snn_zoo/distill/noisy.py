@@ -29,11 +29,12 @@ after ``reset_net`` v = 0). The noise carries no gradient (it is an additive con
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
 
+from ..neurons.hooks import NeuronHooks
 from ..neurons.nodes import MultiStepNeuron
 
 __all__ = ["NoisySingleStep", "input_gain", "noisy_single_step", "to_multi_step"]
@@ -51,7 +52,7 @@ def input_gain(neuron: MultiStepNeuron) -> float:
     raise TypeError(f"Unknown neuron kind {kind!r} for {type(neuron).__name__}.")
 
 
-class NoisySingleStep:
+class NoisySingleStep(NeuronHooks):
     """Pre-hooks adding N(0, sigma^2) to the charged potential of every ``MultiStepNeuron``.
 
     Active only in training mode on single-time-step inputs. ``remove()`` (or leaving the
@@ -63,8 +64,7 @@ class NoisySingleStep:
             raise ValueError(f"sigma must be >= 0, got {sigma}.")
         self.sigma = float(sigma)
         self.generator = generator
-        self.neurons = [m for m in model.modules() if isinstance(m, MultiStepNeuron)]
-        self._handles = [m.register_forward_pre_hook(self._hook) for m in self.neurons]
+        super().__init__(model, self._hook, pre=True)
 
     def _single_step(self, module: MultiStepNeuron, x: torch.Tensor) -> bool:
         return module.step_mode == "s" or x.shape[0] == 1
@@ -78,23 +78,6 @@ class NoisySingleStep:
         std = self.sigma / input_gain(module)
         noise = torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
         return (x + std * noise, *args[1:])
-
-    @property
-    def active(self) -> bool:
-        """True while the hooks are installed."""
-        return bool(self._handles)
-
-    def remove(self) -> None:
-        """Remove every hook (idempotent)."""
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def __enter__(self) -> "NoisySingleStep":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
 
 
 def noisy_single_step(model: nn.Module, sigma: float,

@@ -18,6 +18,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from safetensors import safe_open
+from timm.models._hub import hf_split
 
 from ..models import SNN_MODELS
 
@@ -27,11 +28,6 @@ PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.pth", "model.pth")
 
 class CheckpointError(RuntimeError):
     """A checkpoint (Hub repo or folder) that cannot be loaded as an snn_zoo model."""
-
-
-def _split_revision(repo: str) -> tuple[str, Optional[str]]:
-    name, _, revision = repo.partition("@")
-    return name, revision or None
 
 
 def _fetch(repo_id: str, filename: str, revision: Optional[str]) -> Optional[Path]:
@@ -82,7 +78,7 @@ def check_safetensors(path: Path, where: str) -> None:
 
 def preflight_hub(repo: str, allow_pickle: bool = False) -> dict:
     """Check an 'org/name[@revision]' repo before timm loads it; returns its config."""
-    repo_id, revision = _split_revision(repo)
+    repo_id, revision = hf_split(repo)  # timm's own "org/name@revision" parser
     where = f"Hub repo {repo_id!r} (revision {revision or 'main'})"
     config = check_config(_fetch(repo_id, "config.json", revision), where)
     weights = _fetch(repo_id, WEIGHTS_NAME, revision)

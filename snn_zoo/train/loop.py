@@ -6,7 +6,6 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -54,11 +53,17 @@ def _lr_lambda(recipe: Recipe, steps_per_epoch: int, epochs: int):
     return factor
 
 
-def run_phase(accelerator: Accelerator, recipe: Recipe, phase: Phase, train_set, val_set, resume: bool) -> list[dict]:
-    """Train ``phase.objective`` for ``phase.epochs`` with per-epoch atomic state; returns the history."""
-    per_process_batch = max(1, recipe.batch_size // accelerator.num_processes)
+def _per_process_batch(accelerator: Accelerator, recipe: Recipe) -> int:
+    """recipe.batch_size is the global batch; each process gets its share."""
+    return max(1, recipe.batch_size // accelerator.num_processes)
+
+
+def run_phase(accelerator: Accelerator, recipe: Recipe, phase: Phase, train_set, val_loader, resume: bool) -> list[dict]:
+    """Train ``phase.objective`` for ``phase.epochs`` with per-epoch atomic state; returns the history.
+
+    ``val_loader`` is already prepared by ``accelerator`` (sharded across processes)."""
+    per_process_batch = _per_process_batch(accelerator, recipe)
     train_loader = create_loader(train_set, per_process_batch, is_training=True, num_workers=recipe.num_workers, seed=recipe.seed)
-    val_loader = create_loader(val_set, per_process_batch, is_training=False, num_workers=recipe.num_workers)
     params = [p for p in phase.objective.parameters() if p.requires_grad]
     optimizer = create_optimizer_v2(params, opt=recipe.optimizer, lr=recipe.lr, weight_decay=recipe.weight_decay,
                                     momentum=recipe.momentum)
@@ -68,8 +73,8 @@ def run_phase(accelerator: Accelerator, recipe: Recipe, phase: Phase, train_set,
     # accelerate's scheduler wrapper steps num_processes times per optimizer step (and skips accumulation steps).
     sched_steps = max(1, steps // recipe.grad_accum) * accelerator.num_processes
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(recipe, sched_steps, phase.epochs))
-    objective, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
-        phase.objective, optimizer, train_loader, val_loader, scheduler)
+    objective, optimizer, train_loader, scheduler = accelerator.prepare(
+        phase.objective, optimizer, train_loader, scheduler)
 
     history: list[dict] = []
     start_epoch = 0
@@ -165,6 +170,9 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "") -
     t_start = time.perf_counter()
 
     info, train_set, val_set = build_datasets(recipe)
+    # One sharded evaluation loader: per-epoch validation, the teacher's and the final accuracy.
+    val_loader = accelerator.prepare(create_loader(val_set, _per_process_batch(accelerator, recipe), is_training=False,
+                                                   num_workers=recipe.num_workers))
     in_chans, num_classes = info.input_size[0], info.num_classes
 
     teacher, teacher_top1 = None, None
@@ -176,12 +184,11 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "") -
         if needs_training(recipe) and not reuse:
             set_seed(recipe.seed)
             phase = Phase("teacher", Distiller(teacher, None, method="none"), teacher, recipe.teacher_epochs, teacher_dir)
-            run_phase(accelerator, recipe, phase, train_set, val_set, resume)
+            run_phase(accelerator, recipe, phase, train_set, val_loader, resume)
             if accelerator.is_main_process:
                 save_pretrained(teacher, teacher_dir)
             accelerator.wait_for_everyone()
         teacher = teacher.to(accelerator.device)
-        val_loader = accelerator.prepare(create_loader(val_set, max(1, recipe.batch_size // accelerator.num_processes), is_training=False))
         teacher_top1 = evaluate(teacher, val_loader, accelerator=accelerator, progress=False)["top1"]
 
     set_seed(recipe.seed)
@@ -200,13 +207,12 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "") -
     else:
         objective = Distiller(student, teacher, method=recipe.method, **recipe.loss_weights)
     phase = Phase("student", objective, student, recipe.epochs, output)
-    history = run_phase(accelerator, recipe, phase, train_set, val_set, resume)
+    history = run_phase(accelerator, recipe, phase, train_set, val_loader, resume)
     if noisy is not None:
         noisy.remove()
         to_multi_step(student, recipe.T)
     train_seconds = time.perf_counter() - t_start
 
-    val_loader = accelerator.prepare(create_loader(val_set, max(1, recipe.batch_size // accelerator.num_processes), is_training=False))
     final = evaluate(student, val_loader, accelerator=accelerator, progress=False)
     # Spikes and energy per image, averaged over the first 64 validation images.
     example = next(iter(create_loader(val_set, 64, is_training=False)))[0].to(accelerator.device)

@@ -111,7 +111,6 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", type=str, default=None, help="YAML recipe; flags override it")
     for f in fields(Recipe):
         flag = "--" + f.name.replace("_", "-")
-        default_type = type(f.default) if f.default is not dataclasses.MISSING else dict
         annotation = str(f.type)
         if "bool" in annotation:
             kind = _parse_bool
@@ -122,7 +121,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         elif "float" in annotation:
             kind = float
         else:
-            kind = str if default_type is not bool else _parse_bool
+            kind = str
         parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"(recipe field {f.name})")
 
 
