@@ -204,7 +204,7 @@ def measure(args: argparse.Namespace, device: torch.device) -> list[Row]:
                         spikes[name] = forward().detach()
                     row.saved_bytes_per_neuron[name] = saved_bytes(forward) / n
 
-                    def step(forward=forward, inputs=inputs):
+                    def step(forward=forward, inputs=inputs, grad_s=grad_s):
                         out = forward()
                         torch.autograd.grad(out, inputs, grad_s, allow_unused=True)
 

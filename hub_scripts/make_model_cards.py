@@ -18,23 +18,55 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from snn_zoo.hub.card import render_model_card  # noqa: E402
 from snn_zoo.hub.markdown import replace_marked_block  # noqa: E402
-from snn_zoo.hub.save import atomic_write_text  # noqa: E402
+from snn_zoo.io import atomic_write_text  # noqa: E402
 from snn_zoo.models._builder import HUB_ORG  # noqa: E402
 from snn_zoo.train import load_recipe  # noqa: E402
 
 
+def _top1(r: dict) -> str:
+    """'mean ± std' over the seeds of a multi-seed result (build_zoo.py --seeds), else the single top-1."""
+    if r.get("seed_results"):
+        return f"{r['top1_mean']:.2f} ± {r['top1_std']:.2f}"
+    return f"{r['top1']:.2f}"
+
+
+def _seeds(r: dict) -> str:
+    if r.get("seed_results"):
+        return ", ".join(f"{s['top1']:.2f}" for s in r["seed_results"]) + f" (seeds {', '.join(map(str, r['seeds']))})"
+    return f"{r['top1']:.2f} (seed {r.get('seed', 'n/a')})"
+
+
 def zoo_table(results: list[dict]) -> str:
-    """One row per published checkpoint, from its results.json."""
-    lines = ["| Checkpoint | Data | Method | T | Top-1 (%) | Teacher top-1 (%) | Params | Firing rate | "
-             "SOPs / image | Energy / image (µJ) | ANN-twin energy (µJ) | Train (s) |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    """One row per published checkpoint, from its results.json (mean ± sample std over its seeds)."""
+    lines = ["| Checkpoint | Data | Method | T | Top-1 (%) mean ± std | Top-1 per seed | Teacher top-1 (%) | Params | "
+             "Firing rate | SOPs / image | Energy / image (µJ) | ANN-twin energy (µJ) | Train (s) |",
+             "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        teacher = f"{r['teacher_top1']:.2f} ({r['teacher']})" if r.get("teacher_top1") is not None else "-"
+        teacher = "-"
+        if r.get("teacher_top1_mean") is not None:
+            teacher = f"{r['teacher_top1_mean']:.2f} ± {r['teacher_top1_std']:.2f} ({r['teacher']})"
+        elif r.get("teacher_top1") is not None:
+            teacher = f"{r['teacher_top1']:.2f} ({r['teacher']})"
         lines.append(
             f"| [`{r['name']}`](model_cards/{r['name']}.md) | {r['dataset']} | {r['method']} | {r['T']} | "
-            f"{r['top1']:.2f} | {teacher} | {r['param_count']:,} | {r['mean_firing_rate']:.4f} | "
+            f"{_top1(r)} | {_seeds(r)} | {teacher} | {r['param_count']:,} | {r['mean_firing_rate']:.4f} | "
             f"{r['sops_per_image']:,.0f} | {r['energy_mj_per_image'] * 1e3:.3f} | "
-            f"{r['ann_energy_mj_per_image'] * 1e3:.3f} | {r['train_seconds']:.0f} |")
+            f"{r['ann_energy_mj_per_image'] * 1e3:.3f} | {r.get('train_seconds_mean', r['train_seconds']):.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def kd_vs_baseline_table(results: list[dict]) -> str:
+    """Every distilled checkpoint beside the no-KD baseline of the same model, data, T and epochs."""
+    baselines = {(r["model"], r["dataset"], r["T"], r["epochs"]): r for r in results if r["method"] == "none"}
+    lines = ["| Model | Data | Method | Epochs | No-KD top-1 (%) | KD top-1 (%) | Difference (points) |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for r in results:
+        base = baselines.get((r["model"], r["dataset"], r["T"], r["epochs"]))
+        if r["method"] == "none" or base is None:
+            continue
+        diff = r.get("top1_mean", r["top1"]) - base.get("top1_mean", base["top1"])
+        lines.append(f"| `{r['model']}` | {r['dataset']} | {r['method']} | {r['epochs']} | {_top1(base)} | "
+                     f"{_top1(r)} | {diff:+.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -66,7 +98,7 @@ def main() -> int:
         atomic_write_text(args.cards / f"{r['name']}.md", render_model_card(r, repo_id, asset_prefix=prefix))
         print(f"card: {r['name']}")
     text = args.readme.read_text()
-    text = replace_marked_block(text, "zoo-table", zoo_table(results))
+    text = replace_marked_block(text, "zoo-table", zoo_table(results) + "\n" + kd_vs_baseline_table(results))
     text = replace_marked_block(text, "recipes-table", recipes_table(ROOT / "recipes" / "paper", args.checkpoints))
     atomic_write_text(args.readme, text)
     print(f"updated {args.readme}")

@@ -1,10 +1,10 @@
-"""Markdown table of every snn_zoo architecture, generated from the registry.
+"""Markdown tables of every snn_zoo architecture and every ported official checkpoint, from the registry.
 
-    python hub_scripts/model_table.py                   # print the table
-    python hub_scripts/model_table.py --write README.md # replace the block between the markers
+    python hub_scripts/model_table.py                   # print the tables
+    python hub_scripts/model_table.py --write README.md # replace the blocks between the markers
 
-The file given to ``--write`` must contain the two marker lines below; everything between them is
-replaced, the rest of the file is kept byte for byte. Models are built on the meta device, so
+The file given to ``--write`` must contain the marker lines of both blocks (``model-table`` and
+``ported-table``); everything between them is replaced, the rest of the file is kept byte for byte. Models are built on the meta device, so
 counting the parameters of even the largest costs no memory and no initialisation time.
 """
 from __future__ import annotations
@@ -23,6 +23,9 @@ from snn_zoo.hub.markdown import replace_marked_block  # noqa: E402
 
 MARKER = "model-table"
 COLUMNS = ("Model", "Params (M)", "Input size", "Classes", "Family", "Paper")
+PORTED_MARKER = "ported-table"
+PORTED_COLUMNS = ("Checkpoint", "Data", "Reported top-1 (%)", "T", "Neuron", "Eval input", "Source", "Weights from",
+                  "Status")
 
 
 def _paper_links(paper_ids: Any) -> str:
@@ -72,6 +75,36 @@ def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ported_rows(filter: str = "") -> List[Dict[str, Any]]:
+    """One row per ported official checkpoint ('arch.tag'), from its pretrained cfg."""
+    from snn_zoo.models import ported_weights
+
+    names = set(snn_zoo.list_pretrained(filter or ""))
+    rows = []
+    for name, info in ported_weights().items():
+        if name not in names:
+            continue
+        cfg = get_pretrained_cfg(name)
+        rows.append(dict(name=name, **info, input_size=tuple(cfg.input_size), crop_pct=cfg.crop_pct))
+    return sorted(rows, key=lambda r: r["name"])
+
+
+def ported_table(rows: Sequence[Dict[str, Any]]) -> str:
+    """Render :func:`ported_rows` as a markdown table; the status column says what has not been done yet."""
+    from snn_zoo.models import PORTED_STATUS
+
+    lines = ["| " + " | ".join(PORTED_COLUMNS) + " |",
+             "|" + "|".join(["---", "---", "---:", "---:", "---", "---", "---", "---", "---"]) + "|"]
+    for r in rows:
+        args = r["snn_args"]
+        neuron = args["neuron"].upper() + ("" if args.get("decay_input", True) else ", decay_input=False")
+        size = f"{r['input_size'][-1]} (crop {r['crop_pct']:g})"
+        lines.append(f"| `{r['name']}` | {r['dataset']} | {r['top1']:.2f} | {args['T']} | {neuron} | {size} | "
+                     f"[{r['repo']}](https://github.com/{r['repo']}) ({r['source_license']}) | "
+                     f"[link]({r['origin_url']}) | {PORTED_STATUS} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", metavar="FILE", type=Path,
@@ -80,11 +113,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     table = markdown_table(model_rows(snn_zoo.list_models(args.filter)))
+    ported = ported_table(ported_rows(args.filter))
     print(table, end="")
+    print()
+    print(ported, end="")
     if args.write is not None:
         try:
             text = args.write.read_text(encoding="utf-8")
-            new = replace_marked_block(text, MARKER, table)
+            new = replace_marked_block(replace_marked_block(text, MARKER, table), PORTED_MARKER, ported)
         except (OSError, ValueError) as err:
             print(f"error: cannot update {args.write}: {err}", file=sys.stderr)
             return 2

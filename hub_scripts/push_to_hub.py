@@ -61,12 +61,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from huggingface_hub import get_token
     from huggingface_hub.errors import HfHubHTTPError
 
-    from snn_zoo.hub import CheckpointError, push_to_hub
+    from snn_zoo.hub import CheckpointError, PushError, check_repo_id, left_out, push_to_hub
 
     token = None
     try:
         if not args.run_dir.is_dir():  # before anything creates RUN_DIR/hub_upload (and with it RUN_DIR)
             raise CheckpointError(f"Run folder {str(args.run_dir)!r} does not exist.")
+        check_repo_id(args.repo_id)
+        skipped = [name for name in left_out(args.run_dir) if not name.startswith(f"{DEFAULT_DRY_RUN}/")]
         if args.dry_run is not None:
             if args.dry_run is _DEFAULT:
                 out = args.run_dir / DEFAULT_DRY_RUN
@@ -91,19 +93,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for p in files:
                 size = p.stat().st_size
                 print(f"  {p.name:<{width}}  {size:>10} bytes  ({_human(size)})")
+            if skipped:
+                print(f"Left out (stay on your disk): {', '.join(skipped)}")
             print("Nothing was uploaded.")
             return 0
         token = get_token()
         url = push_to_hub(args.run_dir, args.repo_id, token=token, private=args.private, revision=args.revision,
                           commit_message=args.commit_message)
+        if skipped:
+            print(f"Left out (not uploaded): {', '.join(skipped)}")
         print(url)
         return 0
-    except CheckpointError as e:
+    except (CheckpointError, PushError) as e:
         print(f"error: {_one_line(str(e), token)}", file=sys.stderr)
         return 2
     except HfHubHTTPError as e:  # 401/403/404 from the Hub: the first line says what happened
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: the Hub refused the push to {args.repo_id!r}: {_one_line(first, token)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. a full disk while staging (snn_zoo.io.NoSpaceError names the path)
+        print(f"error: {_one_line(str(e), token)}", file=sys.stderr)
         return 2
 
 

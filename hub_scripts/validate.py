@@ -8,8 +8,8 @@
         --dataset cifar10 --data-dir D --T 4 --results-format json --results-file r.json --firing-plot fr.png
 
 --model accepts wildcards (one results row per matching model). Checkpoints load from safetensors
-only (a run folder holding model.safetensors, or the file). Energy follows FIELD_NOTES §6
-(E_MAC 4.6 pJ, E_AC 0.9 pJ) and is counted on the first batch (see snn_zoo.metrics.energy).
+only (a run folder holding model.safetensors, or the file). Energy follows spikingjelly's op_counter
+conventions (E_MAC 4.6 pJ, E_AC 0.9 pJ, 45 nm fp32) and is counted on the first batch (see snn_zoo.metrics.energy).
 """
 from __future__ import annotations
 
@@ -28,6 +28,14 @@ from snn_zoo.eval.validate import ValidationError, format_row, validate_models, 
 from snn_zoo.neurons import NEURON_CHOICES
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (the flag's name is added by argparse)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", "-m", default=None,
@@ -38,15 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="dataset root (not needed for digits, digits_dvs, synthetic)")
     p.add_argument("--dataset", default="digits", help=f"one of: {', '.join(list_datasets())}")
     p.add_argument("--split", default="val", help="dataset split (default: val)")
-    p.add_argument("-b", "--batch-size", type=int, default=64, help="evaluation batch size")
+    p.add_argument("-b", "--batch-size", type=positive_int, default=64, help="evaluation batch size")
     p.add_argument("-j", "--workers", type=int, default=0, help="data loader worker processes")
-    p.add_argument("--T", type=int, default=None, help="time steps (default: the model's / checkpoint's)")
+    p.add_argument("--T", type=positive_int, default=None, help="time steps (default: the model's / checkpoint's)")
     p.add_argument("--neuron", default=None, choices=NEURON_CHOICES, help="neuron type ('relu' = ANN twin)")
     p.add_argument("--amp", action="store_true", help="autocast: bfloat16 on CPU, float16 (or --amp-dtype) on CUDA")
     p.add_argument("--amp-dtype", default=None, choices=("float16", "bfloat16"), help="autocast dtype with --amp")
     p.add_argument("--num-classes", type=int, default=None, help="classes (default: the dataset's)")
     p.add_argument("--in-chans", type=int, default=None, help="input channels (default: the dataset's)")
-    p.add_argument("--img-size", type=int, default=None, help="input height = width (default: the dataset's)")
+    p.add_argument("--img-size", type=positive_int, default=None, help="input height = width (default: the dataset's)")
     p.add_argument("--max-batches", type=int, default=None, help="evaluate at most this many batches")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--no-energy", action="store_true", help="skip firing rates / SynOps / energy")
@@ -59,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.amp_dtype is not None and not args.amp:
+        parser.error("--amp-dtype needs --amp")
     try:
         rows = validate_models(
             args.model, pretrained=args.pretrained, checkpoint=args.checkpoint, firing_plot=args.firing_plot,

@@ -1,7 +1,8 @@
 """snn_zoo: a timm-style zoo of spiking neural networks."""
-from . import models  # registers every architecture in timm's registry
+from . import models  # noqa: F401  (import registers every architecture in timm's registry)
 from .factory import create_model, is_model, list_models, list_pretrained
-from .hub import push_to_hub, save_pretrained
+from .hub import push_to_hub
+from .io import save_pretrained
 
 __version__ = "0.1.0"
 

@@ -6,9 +6,10 @@ from typing import Union
 
 import timm
 import torch.nn as nn
+from timm.models import split_model_name_tag
 
+from .io import preflight_hub, preflight_local
 from .models import SNN_MODELS
-from .models._builder import split_model_name_tag
 
 _PASS_THROUGH_PREFIXES = ("hf-hub:", "hf_hub:", "local-dir:")
 
@@ -31,17 +32,15 @@ def is_model(name: str) -> bool:
 
 def _preflight(model_name: str, pretrained: bool, allow_pickle: bool) -> None:
     """Check hub/local checkpoints before timm loads them, for errors that say what to do."""
-    from .hub.load import preflight_hub, preflight_local
-
     prefix, _, rest = model_name.partition(":")
     if prefix in ("hf-hub", "hf_hub"):
-        preflight_hub(rest, allow_pickle=allow_pickle)
+        preflight_hub(rest, SNN_MODELS, allow_pickle=allow_pickle)
     elif prefix == "local-dir":
-        preflight_local(rest)
+        preflight_local(rest, SNN_MODELS)
     elif pretrained:
         cfg = timm.models.get_pretrained_cfg(model_name)
         if cfg is not None and cfg.hf_hub_id:
-            preflight_hub(cfg.hf_hub_id, allow_pickle=allow_pickle)
+            preflight_hub(cfg.hf_hub_id, SNN_MODELS, allow_pickle=allow_pickle)
 
 
 def create_model(model_name: str, pretrained: bool = False, allow_pickle: bool = False, **kwargs) -> nn.Module:
@@ -51,7 +50,9 @@ def create_model(model_name: str, pretrained: bool = False, allow_pickle: bool =
     'local-dir:/path'. SNN kwargs: T, neuron ('if'|'lif'|'plif'|'relu'), surrogate, tau,
     v_threshold, detach_reset, backend ('auto'|'torch'|'cupy'); plus timm's num_classes, in_chans.
     Checkpoints load from safetensors; ``allow_pickle=True`` lets a pickle-only Hub repo load
-    through ``torch.load(weights_only=True)``.
+    through ``torch.load(weights_only=True)``. ``pretrained=True,
+    pretrained_cfg_overlay=dict(file=PATH)`` loads a local ``.safetensors`` / ``.pth`` / ``.pth.tar``,
+    including the authors' official checkpoints (mapped by the family's ``checkpoint_filter_fn``).
     """
     if not model_name.startswith(_PASS_THROUGH_PREFIXES):
         arch, tag = split_model_name_tag(model_name)
@@ -66,6 +67,9 @@ def create_model(model_name: str, pretrained: bool = False, allow_pickle: bool =
                 f"No pretrained checkpoint {model_name!r}; available for {arch}: "
                 f"{list_pretrained(f'{arch}.*') or 'none'}."
             )
-    if pretrained or model_name.startswith(_PASS_THROUGH_PREFIXES):
+    # A local file (pretrained_cfg_overlay=dict(file=...)) replaces the Hub weights: nothing to check there;
+    # the model builder reads it with the checkpoint layer's restricted reader.
+    local_file = bool((kwargs.get("pretrained_cfg_overlay") or {}).get("file"))
+    if (pretrained and not local_file) or model_name.startswith(_PASS_THROUGH_PREFIXES):
         _preflight(model_name, pretrained, allow_pickle)
     return timm.create_model(model_name, pretrained=pretrained, **kwargs)

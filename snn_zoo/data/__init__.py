@@ -9,47 +9,35 @@ Typical use::
     loader = create_loader(train, batch_size=64, is_training=True, seed=0)
 """
 
+from .constants import CIFAR10_DVS_VAL_FRACTION
+from .dataset_factory import DatasetError, DatasetInfo, create_dataset, dataset_info, dataset_title, list_datasets
 from .digits import DIGITS_CLASSES, DigitsDataset, digits_split_indices, load_digits_arrays
-from .digits_dvs import (
-    EVENT_DTYPE,
-    DigitsDVSDataset,
-    DVSSimConfig,
-    EventStreams,
-    digits_dvs_events,
-    events_to_frames,
-    make_event_streams,
-)
-from .factory import (
-    CIFAR10_DVS_VAL_FRACTION,
-    DATASET_NAMES,
-    DatasetError,
-    DatasetInfo,
-    create_dataset,
-    create_loader,
-    dataset_info,
-    list_datasets,
-)
+from .digits_dvs import DigitsDVSDataset, digits_dvs_events
+from .event_camera import EVENT_DTYPE, DVSSimConfig, EventStreams, events_to_frames, make_event_streams
+from .loader import create_loader
+from .native_size import native_input_size
 from .synthetic import SyntheticDataset
 
 __all__ = [
     "CIFAR10_DVS_VAL_FRACTION",
-    "DATASET_NAMES",
     "DIGITS_CLASSES",
     "EVENT_DTYPE",
+    "DVSSimConfig",
     "DatasetError",
     "DatasetInfo",
-    "DigitsDataset",
     "DigitsDVSDataset",
-    "DVSSimConfig",
+    "DigitsDataset",
     "EventStreams",
     "SyntheticDataset",
     "create_dataset",
     "create_loader",
     "dataset_info",
+    "dataset_title",
     "digits_dvs_events",
     "digits_split_indices",
     "events_to_frames",
     "list_datasets",
     "load_digits_arrays",
     "make_event_streams",
+    "native_input_size",
 ]

@@ -7,21 +7,21 @@ network end to end on a CPU in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["DigitsDataset", "load_digits_arrays", "digits_split_indices", "DIGITS_CLASSES"]
+__all__ = ["DIGITS_CLASSES", "DigitsDataset", "digits_split_indices", "load_digits_arrays"]
 
-DIGITS_CLASSES: List[str] = [str(i) for i in range(10)]
+DIGITS_CLASSES: list[str] = [str(i) for i in range(10)]
 _VALID_SPLITS = ("train", "val")
 
 
 @lru_cache(maxsize=1)
-def load_digits_arrays() -> Tuple[np.ndarray, np.ndarray]:
+def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """Return ``(images, targets)`` for all 1797 digits, cached for the process.
 
     ``images`` is float32 ``[1797, 8, 8]`` scaled to ``[0, 1]`` (raw values are
@@ -39,7 +39,7 @@ def load_digits_arrays() -> Tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=16)
-def _split_indices_cached(seed: int, val_fraction: float) -> Tuple[np.ndarray, np.ndarray]:
+def _split_indices_cached(seed: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     _, targets = load_digits_arrays()
@@ -87,12 +87,12 @@ class DigitsDataset(Dataset):
         val_fraction: fraction of each class held out for validation.
     """
 
-    classes: List[str] = DIGITS_CLASSES
+    classes: list[str] = DIGITS_CLASSES
 
     def __init__(
         self,
         split: str = "train",
-        transform: Optional[Callable] = None,
+        transform: Callable | None = None,
         seed: int = 0,
         val_fraction: float = 0.2,
     ) -> None:
@@ -104,12 +104,12 @@ class DigitsDataset(Dataset):
         images, targets = load_digits_arrays()
         # One contiguous tensor per split: cheap indexing, no per-item numpy->torch copies.
         self._images = torch.from_numpy(images[self.indices].copy()).unsqueeze(1)
-        self.targets: List[int] = targets[self.indices].tolist()
+        self.targets: list[int] = targets[self.indices].tolist()
 
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         img = self._images[index]
         if self.transform is not None:
             img = self.transform(img)

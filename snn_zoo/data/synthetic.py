@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import torch
 from torch.utils.data import Dataset
@@ -36,30 +36,28 @@ class SyntheticDataset(Dataset):
         num_classes: int = 10,
         seed: int = 0,
         event_rate: float = 0.1,
-        transform: Optional[Callable] = None,
+        transform: Callable | None = None,
     ) -> None:
         input_shape = tuple(int(s) for s in input_shape)
         if len(input_shape) not in (3, 4) or min(input_shape) <= 0:
-            raise ValueError(
-                f"input_shape must be (C, H, W) or (T, C, H, W) with positive sizes, got {input_shape}"
-            )
+            raise ValueError(f"input_shape must be (C, H, W) or (T, C, H, W) with positive sizes, got {input_shape}")
         if num_samples <= 0 or num_classes <= 0:
             raise ValueError(f"num_samples and num_classes must be positive, got {num_samples}, {num_classes}")
         self.num_samples = int(num_samples)
-        self.input_shape: Tuple[int, ...] = input_shape
+        self.input_shape: tuple[int, ...] = input_shape
         self.num_classes = int(num_classes)
         self.seed = int(seed)
         self.event_rate = float(event_rate)
         self.is_event = len(input_shape) == 4
         self.transform = transform
         gen = torch.Generator().manual_seed(self.seed)
-        self.targets: List[int] = torch.randint(0, self.num_classes, (self.num_samples,), generator=gen).tolist()
-        self.classes: List[str] = [str(i) for i in range(self.num_classes)]
+        self.targets: list[int] = torch.randint(0, self.num_classes, (self.num_samples,), generator=gen).tolist()
+        self.classes: list[str] = [str(i) for i in range(self.num_classes)]
 
     def __len__(self) -> int:
         return self.num_samples
 
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         if not 0 <= index < self.num_samples:
             raise IndexError(f"index {index} out of range for {self.num_samples} samples")
         # Distinct stream per item (the label stream uses the bare seed).

@@ -1,6 +1,7 @@
 """Blurred knowledge distillation (BKDSNN, Xu et al., ECCV 2024), as in the official code.
 
-Published details matched (FIELD_NOTES §1 and the official ``BRDLoss``):
+Published details matched (arXiv:2407.09083 and the official ``BRDLoss`` in
+github.com/Intelligent-Computing-Research-Group/BKDSNN):
   * align: ``nn.Conv2d(C_s, C_t, 1)`` (with bias, torch default) applied *before* the blur,
     only when ``C_s != C_t`` (``align is None`` otherwise);
   * blur matrix: per sample and per channel, shape [N, C_t, 1, 1], a channel is dropped when

@@ -1,6 +1,7 @@
 """Energy-aware KD with heterogeneous temperatures (OUR definition).
 
-The published work (FIELD_NOTES §3: MNIST, +0.09% accuracy and 65% fewer spikes than ordinary
+The published work (Lee et al., "Energy-efficient Knowledge Distillation for Spiking Neural
+Networks", arXiv:2106.07172: MNIST, +0.09% accuracy and 65% fewer spikes than ordinary
 KD; paper withdrawn) does not publish the method. What this module implements is ours:
 
     L_hetero = tau_s * tau_t * KL(softmax(t / tau_t) || softmax(s / tau_s))      (batch-mean)

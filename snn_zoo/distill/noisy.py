@@ -1,6 +1,7 @@
 """Noise-trained single-step SNNs, run multi-step afterwards (OUR definition).
 
-Published claim (FIELD_NOTES §4): train a T=1 SNN with Gaussian noise approximating the
+Published claim (Jiang & Zhang, "A noise based novel strategy for faster SNN training",
+arXiv:2211.05453): train a T=1 SNN with Gaussian noise approximating the
 membrane-potential distribution, then run it at T=N without loss, in 65-75% less training
 time. The details are not published; this is our exact rule.
 

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..layers import mean_over_time
 from .bkd import resize_to
 
 __all__ = ["SAKD_WEIGHTS", "StageFeatureKD", "TransferReport", "transfer_ann_weights"]
@@ -86,11 +87,6 @@ def transfer_ann_weights(ann: Union[nn.Module, Mapping[str, torch.Tensor]], snn:
     return report
 
 
-def _time_average(x: torch.Tensor) -> torch.Tensor:
-    """[T, B, C, H, W] -> [B, C, H, W]; a [B, C, H, W] map passes through."""
-    return x.mean(0) if x.dim() == 5 else x
-
-
 class StageFeatureKD(nn.Module):
     """SAKD's stage feature loss: sum_i MSE(BN_i(Conv1x1_i(mean_T s_i)), t_i.detach()).
 
@@ -126,7 +122,7 @@ class StageFeatureKD(nn.Module):
             )
         loss = None
         for i, (s, t, transform) in enumerate(zip(student_features, teacher_features, self.transforms)):
-            s, t = _time_average(s), _time_average(t.detach())
+            s, t = mean_over_time(s), mean_over_time(t.detach())
             if s.dim() != 4 or t.dim() != 4 or s.shape[0] != t.shape[0] or \
                     s.shape[1] != self.student_channels[i] or t.shape[1] != self.teacher_channels[i]:
                 raise ValueError(

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import functional
 
 from ..factory import create_model
+from ..layers import to_sequence
 
 __all__ = ["SpikingJellyModel", "benchmark_model", "benchmark_models", "kd_overhead", "spikingjelly_equivalent"]
 
@@ -45,9 +46,7 @@ class SpikingJellyModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         functional.reset_net(self.net)
-        if x.dim() == 4:
-            x = x.unsqueeze(0).expand(self.T, *x.shape)
-        return self.net(x).mean(0)
+        return self.net(to_sequence(x, self.T)).mean(0)
 
 
 def _sj_neuron(neuron: str, tau: float, surrogate: str, v_threshold: float, v_reset: Optional[float],
@@ -94,7 +93,8 @@ def spikingjelly_equivalent(
     stem with 3 input channels: for ``_cifar`` names conv1 becomes a 3x3/1 conv and the max-pool
     an identity, exactly like ours; another ``in_chans`` replaces conv1 likewise.
     ``num_classes`` defaults to the model's pretrained cfg (10 for CIFAR names, else 1000).
-    Note: spikingjelly's Bottleneck computes IAND with its arguments reversed (FIELD_NOTES §7);
+    Note: spikingjelly's Bottleneck computes IAND with its arguments reversed relative to the SEW
+    paper (arXiv:2102.04159);
     timing is unaffected, outputs differ for ``connect='IAND'`` with depth >= 50.
     """
     from spikingjelly.activation_based import layer as sj_layer
@@ -164,7 +164,7 @@ def _timing(prefix: str, batch_size: int, times: list[float]) -> dict[str, float
 def _resolve_device(device: Union[str, torch.device]) -> torch.device:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available; use --device cpu.")
+        raise ValueError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
     return dev
 
 
@@ -302,15 +302,11 @@ def kd_overhead(
 
     The teacher defaults to the student's ANN twin (same architecture, ``neuron='relu'``);
     ``teacher`` may name any snn_zoo or timm model with the same number of classes. Returns
-    ``ce_step_time_ms``, ``kd_step_time_ms`` and ``kd_overhead`` (= kd / ce), or
-    ``{'skipped': reason}`` when ``snn_zoo.distill`` is not available.
+    ``ce_step_time_ms``, ``kd_step_time_ms`` and ``kd_overhead`` (= kd / ce).
     """
-    try:
-        from ..distill import Distiller
-    except ImportError as e:  # a colleague's package; absent in partial checkouts
-        return {"skipped": f"snn_zoo.distill is not available ({e})"}
     import timm
 
+    from ..distill import Distiller
     from ..factory import is_model
 
     dev = _resolve_device(device)

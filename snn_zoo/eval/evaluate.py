@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import functional
 from tqdm.auto import tqdm
 
+from ..layers import from_batch_first
+
 __all__ = ["evaluate", "to_time_first", "topk_correct"]
 
 
@@ -33,22 +35,14 @@ def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     raise TypeError(f"evaluate expects (input, target) batches, got {type(batch).__name__}.")
 
 
-def to_time_first(
-    x: torch.Tensor, batch_size: Optional[int] = None, batch_first: Optional[bool] = None
-) -> torch.Tensor:
+def to_time_first(x: torch.Tensor, batch_first: bool = False) -> torch.Tensor:
     """Event frames -> the models' [T, B, C, H, W]; static images (4-D) pass through.
 
-    ``snn_zoo.data.create_loader`` already yields time-first event batches; PyTorch's default
-    collate of ``[T, C, H, W]`` items gives [B, T, C, H, W]. ``batch_first`` says which one
-    ``x`` is; ``None`` infers it from ``batch_size`` (the number of targets): dim 0 equal to
-    the batch size and dim 1 not means batch-first. A tie (T == B) or no ``batch_size`` is
-    read as time-first, the zoo's layout.
+    ``snn_zoo.data.create_loader`` already yields time-first event batches (``batch_first=False``,
+    nothing to do); PyTorch's default collate of ``[T, C, H, W]`` items gives [B, T, C, H, W]
+    (``batch_first=True``). The layout is stated, never guessed from the sizes (T may equal B).
     """
-    if x.dim() != 5:
-        return x
-    if batch_first is None:
-        batch_first = batch_size is not None and x.shape[0] == batch_size and x.shape[1] != batch_size
-    return x.transpose(0, 1).contiguous() if batch_first else x
+    return from_batch_first(x) if batch_first else x
 
 
 @torch.no_grad()
@@ -61,7 +55,7 @@ def evaluate(
     *,
     amp_dtype: Optional[torch.dtype] = None,
     device: Optional[torch.device] = None,
-    batch_first: Optional[bool] = None,
+    batch_first: bool = False,
     desc: str = "eval",
 ) -> dict[str, float]:
     """Evaluate ``model`` on ``loader``: ``dict(top1, top5, loss, num_samples)``, accuracies in percent.
@@ -84,7 +78,7 @@ def evaluate(
         device: where to put inputs (default: the accelerator's device, else the model's).
         batch_first: layout of 5-D event inputs: ``False`` = [T, B, C, H, W] (what
             ``snn_zoo.data.create_loader`` yields), ``True`` = [B, T, C, H, W] (PyTorch's default
-            collate), ``None`` = infer per batch from the number of targets (see ``to_time_first``).
+            collate).
         desc: progress bar label.
     """
     if max_batches is not None and max_batches < 1:
@@ -112,7 +106,7 @@ def evaluate(
             if max_batches is not None and i >= max_batches:
                 break
             x, y = _split_batch(batch)
-            x = to_time_first(x.to(device, non_blocking=True), batch_size=y.shape[0], batch_first=batch_first)
+            x = to_time_first(x.to(device, non_blocking=True), batch_first=batch_first)
             y = y.to(device, non_blocking=True)
             functional.reset_net(model)
             with autocast:

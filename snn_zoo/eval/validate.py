@@ -19,10 +19,13 @@ import torch.nn as nn
 
 from ..data import DatasetError, create_dataset, create_loader, dataset_info
 from ..factory import create_model, list_models
-from .evaluate import evaluate, to_time_first
+from ..io import CONFIG_NAME, CheckpointError, config_num_classes, load_weights, read_config
+from ..layers import first_samples, is_sequence
+from ..models import SNN_MODELS
+from .evaluate import evaluate
 
 __all__ = [
-    "RESULT_COLUMNS", "ValidationError", "expand_model_names", "find_checkpoint_file", "format_row", "load_checkpoint",
+    "RESULT_COLUMNS", "CheckpointError", "ValidationError", "expand_model_names", "format_row", "load_checkpoint",
     "resolve_amp_dtype", "validate_model", "validate_models", "write_results",
 ]
 
@@ -36,7 +39,6 @@ RESULT_COLUMNS = (
     "dataset", "split", "img_size", "checkpoint",
 )
 _WILDCARD_CHARS = "*?["
-_STRIP_PREFIXES = ("module.", "_orig_mod.")
 
 
 class ValidationError(ValueError):
@@ -51,7 +53,7 @@ def expand_model_names(pattern: str, pretrained: bool = False) -> list[str]:
     ``list_models(pretrained=True)``). Raises :class:`ValidationError` when nothing matches.
     """
     if not pattern or not isinstance(pattern, str):
-        raise ValidationError(f"--model must be a model name or a wildcard pattern, got {pattern!r}.")
+        raise ValidationError(f"pattern must be a model name or a wildcard pattern, got {pattern!r}.")
     if not any(c in pattern for c in _WILDCARD_CHARS):
         return [pattern]
     names = list_models(pattern, pretrained=pretrained)
@@ -64,104 +66,41 @@ def expand_model_names(pattern: str, pretrained: bool = False) -> list[str]:
     return names
 
 
-def find_checkpoint_file(checkpoint: PathLike) -> Path:
-    """The ``.safetensors`` file of a checkpoint given as a run folder or a file path."""
-    path = Path(checkpoint).expanduser()
-    if not path.exists():
-        raise ValidationError(f"Checkpoint {str(path)!r} does not exist.")
-    if path.is_dir():
-        direct = path / "model.safetensors"
-        if direct.is_file():
-            return direct
-        found = sorted(path.glob("*.safetensors"))
-        if len(found) == 1:
-            return found[0]
-        pickles = sorted(p.name for p in path.iterdir() if p.suffix in (".pth", ".pt", ".bin", ".ckpt"))
-        hint = (f" It holds pickle checkpoints {pickles}, which are not loaded (safetensors only; convert "
-                f"with safetensors.torch.save_file)." if pickles else "")
-        if not found:
-            raise ValidationError(f"Run folder {str(path)!r} has no model.safetensors.{hint}")
-        raise ValidationError(
-            f"Run folder {str(path)!r} has no model.safetensors but several .safetensors files "
-            f"{[p.name for p in found]}; pass the one to load as --checkpoint FILE."
-        )
-    if path.suffix != ".safetensors":
-        raise ValidationError(
-            f"Checkpoint {str(path)!r} is not a .safetensors file. Only safetensors are loaded (a pickle can "
-            f"run code); pass a run folder holding model.safetensors or the .safetensors file itself."
-        )
-    return path
-
-
 def _checkpoint_config(checkpoint: PathLike) -> dict:
-    """timm's config.json beside the checkpoint (empty if there is none)."""
+    """timm's config.json beside the checkpoint (empty if there is none); CheckpointError if unreadable."""
     path = Path(checkpoint).expanduser()
     folder = path if path.is_dir() else path.parent
-    cfg = folder / "config.json"
-    if not cfg.is_file():
-        return {}
-    try:
-        return json.loads(cfg.read_text())
-    except json.JSONDecodeError as e:
-        raise ValidationError(f"{str(cfg)!r} is not valid JSON: {e}.") from e
+    return read_config(folder, SNN_MODELS) if (folder / CONFIG_NAME).is_file() else {}
 
 
-def load_checkpoint(model: nn.Module, checkpoint: PathLike, strict: bool = True) -> Path:
-    """Load a safetensors checkpoint (run folder or file) into ``model``; returns the file loaded.
+def load_checkpoint(model: nn.Module, checkpoint: PathLike, strict: bool = True, allow_pickle: bool = False) -> Path:
+    """Load a checkpoint (run folder or file) into ``model`` through :func:`snn_zoo.io.load_weights`.
 
-    ``module.`` / ``_orig_mod.`` prefixes (DDP, torch.compile) are stripped; a state dict saved from
-    a ``Distiller`` (``student.*`` keys) loads its student part. Mismatches raise
-    :class:`ValidationError` naming the missing/unexpected keys and the shapes that differ.
+    Safetensors by default; ``allow_pickle`` reads trusted ``.pth`` / ``.pth.tar`` / ``.bin`` files
+    with ``torch.load(weights_only=True)``. Prefixes from DDP / torch.compile are stripped and a
+    ``Distiller`` state dict gives its student part. Raises :class:`snn_zoo.io.CheckpointError`
+    naming the file, the non-finite tensors, or the keys and shapes that differ.
     """
-    from safetensors.torch import load_file
-
-    file = find_checkpoint_file(checkpoint)
-    try:
-        state = load_file(str(file), device="cpu")
-    except Exception as e:  # safetensors raises its own error types for corrupt files
-        raise ValidationError(f"Could not read {str(file)!r} as safetensors ({e}).") from e
-    for prefix in _STRIP_PREFIXES:
-        if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
-    own = model.state_dict()
-    if not any(k in own for k in state) and any(k.startswith("student.") for k in state):
-        state = {k[len("student."):]: v for k, v in state.items() if k.startswith("student.")}
-    shapes = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-              for k, v in state.items() if k in own and own[k].shape != v.shape]
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if shapes or (strict and (missing or unexpected)):
-        parts = []
-        if shapes:
-            parts.append(f"shape mismatch ({len(shapes)}): {shapes[:5]}")
-        if missing:
-            parts.append(f"missing keys ({len(missing)}): {missing[:5]}")
-        if unexpected:
-            parts.append(f"unexpected keys ({len(unexpected)}): {unexpected[:5]}")
-        raise ValidationError(
-            f"Checkpoint {str(file)!r} does not fit {type(model).__name__}: " + "; ".join(parts)
-            + ". Check --model and --num-classes / --in-chans (they must match the training run)."
-        )
-    model.load_state_dict(state, strict=strict)
-    return file
+    return load_weights(model, checkpoint, strict=strict, allow_pickle=allow_pickle,
+                        hint="Check the model name and num_classes / in_chans (they must match the training run).")
 
 
 def resolve_amp_dtype(amp: bool, device: torch.device, amp_dtype: Optional[str] = None) -> Optional[torch.dtype]:
-    """Autocast dtype for ``--amp``: bfloat16 on CPU; float16 (default) or bfloat16 on CUDA."""
+    """Autocast dtype when ``amp`` is on: bfloat16 on CPU; float16 (default) or bfloat16 on CUDA."""
     if not amp:
         if amp_dtype is not None:
-            raise ValidationError("--amp-dtype needs --amp.")
+            raise ValidationError("amp_dtype is only used with amp=True.")
         return None
     names = {"float16": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
     if amp_dtype is not None and amp_dtype not in names:
-        raise ValidationError(f"Unknown --amp-dtype {amp_dtype!r}; choose float16 or bfloat16.")
+        raise ValidationError(f"Unknown amp_dtype {amp_dtype!r}; choose float16 or bfloat16.")
     if device.type == "cpu":
         if amp_dtype is not None and names[amp_dtype] != torch.bfloat16:
-            raise ValidationError("CPU autocast uses bfloat16; drop --amp-dtype or pass --amp-dtype bfloat16.")
+            raise ValidationError("CPU autocast uses bfloat16; leave amp_dtype unset or pass amp_dtype='bfloat16'.")
         return torch.bfloat16
     if device.type == "cuda":
         return names[amp_dtype] if amp_dtype else torch.float16
-    raise ValidationError(f"--amp is supported on cpu and cuda, not {device.type!r}.")
+    raise ValidationError(f"amp=True is supported on cpu and cuda, not {device.type!r}.")
 
 
 def _resolve_device(device: Optional[Union[str, torch.device]]) -> torch.device:
@@ -169,7 +108,7 @@ def _resolve_device(device: Optional[Union[str, torch.device]]) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValidationError("--device cuda was requested but no CUDA GPU is available; use --device cpu.")
+        raise ValidationError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
     return dev
 
 
@@ -227,11 +166,11 @@ def validate_model(
     from ..metrics.plots import plot_firing_rates
 
     if batch_size < 1:
-        raise ValidationError(f"--batch-size must be >= 1, got {batch_size}.")
+        raise ValidationError(f"batch_size must be >= 1, got {batch_size}.")
     if T is not None and (not isinstance(T, int) or T < 1):
-        raise ValidationError(f"--T must be an integer >= 1, got {T!r}.")
+        raise ValidationError(f"T must be an integer >= 1, got {T!r}.")
     if img_size is not None and img_size < 1:
-        raise ValidationError(f"--img-size must be >= 1, got {img_size}.")
+        raise ValidationError(f"img_size must be >= 1, got {img_size}.")
     dev = _resolve_device(device)
     autocast_dtype = resolve_amp_dtype(amp, dev, amp_dtype)
     try:
@@ -248,12 +187,17 @@ def validate_model(
         kwargs: dict[str, Any] = dict(model_kwargs or {})
         config = _checkpoint_config(checkpoint) if checkpoint is not None else {}
         if config:
+            arch = name.split(":")[-1].split(".")[0]
+            if config.get("architecture") not in (None, arch) and ":" not in name:
+                raise CheckpointError(
+                    f"{str(Path(checkpoint))!r} holds a {config['architecture']!r} checkpoint (its config.json), not "
+                    f"{arch!r}; pass model={config['architecture']!r} or leave model out.")
             kwargs = {**config.get("model_args", {}), **kwargs}
         if T is not None:
             kwargs["T"] = T
         if neuron is not None:
             kwargs["neuron"] = neuron
-        kwargs["num_classes"] = num_classes or config.get("num_classes") or info.num_classes
+        kwargs["num_classes"] = num_classes or config_num_classes(config) or info.num_classes
         kwargs["in_chans"] = in_chans or info.in_chans
         try:
             net = create_model(name, pretrained=pretrained, **kwargs)
@@ -264,7 +208,7 @@ def validate_model(
     if getattr(net, "num_classes", info.num_classes) < info.num_classes:
         raise ValidationError(
             f"Model {name!r} has {net.num_classes} classes but dataset {dataset!r} has {info.num_classes}; "
-            f"pass --num-classes {info.num_classes} (with a matching checkpoint)."
+            f"pass num_classes={info.num_classes} (with a matching checkpoint)."
         )
     net = net.to(dev).eval()
     model_T = int(getattr(net, "T", 1) or 1)
@@ -288,11 +232,10 @@ def validate_model(
         checkpoint=None if checkpoint is None else str(checkpoint),
     )
     if energy:
-        xb, yb = next(iter(loader))[:2]
-        x = to_time_first(xb, batch_size=len(yb))
-        x = x[:, :energy_samples] if x.dim() == 5 else x[:energy_samples]
+        xb = next(iter(loader))[0]
+        x = first_samples(xb, energy_samples)  # create_loader's batches are time-first
         rep = energy_report(net, x.to(dev)).to_dict()
-        if x.dim() == 5:
+        if is_sequence(x):
             row["T"] = rep["T"]
         for key in ("mean_firing_rate", "firing_rates", "sops_per_image", "macs_per_image",
                     "energy_mj_per_image", "ann_energy_mj_per_image"):
@@ -303,7 +246,7 @@ def validate_model(
             else:
                 _logger.warning("%s has no spiking layers: no firing-rate plot written.", name)
     elif firing_plot is not None:
-        raise ValidationError("--firing-plot needs the energy/firing-rate pass (energy=True).")
+        raise ValidationError("firing_plot needs the energy/firing-rate pass (energy=True).")
     return row
 
 
@@ -318,10 +261,10 @@ def validate_models(model: Optional[str], pretrained: bool = False, checkpoint: 
         config = _checkpoint_config(checkpoint) if checkpoint is not None else {}
         model = config.get("architecture")
         if not model:
-            raise ValidationError("Pass --model NAME (or a --checkpoint run folder whose config.json names it).")
+            raise ValidationError("Pass model=NAME (or a checkpoint run folder whose config.json names it).")
     names = expand_model_names(model, pretrained=pretrained)
     if checkpoint is not None and len(names) > 1:
-        raise ValidationError(f"--checkpoint fits one model, but {model!r} matches {len(names)}: {names}.")
+        raise ValidationError(f"A checkpoint fits one model, but {model!r} matches {len(names)}: {names}.")
     rows = []
     for name in names:
         plot = _plot_path(firing_plot, name, len(names) > 1) if firing_plot is not None else None
@@ -342,7 +285,7 @@ def write_results(rows: Sequence[dict[str, Any]], path: PathLike, fmt: Optional[
     path = Path(path)
     fmt = (fmt or ("json" if path.suffix.lower() == ".json" else "csv")).lower()
     if fmt not in ("csv", "json"):
-        raise ValidationError(f"--results-format must be csv or json, got {fmt!r}.")
+        raise ValidationError(f"fmt must be csv or json, got {fmt!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         path.write_text(json.dumps(list(rows), indent=2) + "\n")

@@ -1,10 +1,14 @@
-"""Saving, publishing and loading zoo checkpoints through timm's and huggingface_hub's formats."""
+"""Publishing zoo checkpoints to the Hugging Face Hub, with model cards.
+
+Checkpoint reading, validation and atomic writing live in :mod:`snn_zoo.io` (below the factory);
+``CheckpointError``, ``save_pretrained`` and the atomic writers are re-exported here for
+compatibility.
+"""
+from ..io import CheckpointError, atomic_write_bytes, atomic_write_text, preflight_hub, preflight_local, save_pretrained
 from .card import render_model_card
-from .load import CheckpointError, preflight_hub, preflight_local
-from .push import push_to_hub, stage_upload
-from .save import atomic_write_bytes, atomic_write_text, save_pretrained
+from .push import PushError, check_repo_id, left_out, push_to_hub, stage_upload
 
 __all__ = [
     "CheckpointError", "atomic_write_bytes", "atomic_write_text", "preflight_hub", "preflight_local",
-    "push_to_hub", "render_model_card", "save_pretrained", "stage_upload",
+    "PushError", "check_repo_id", "left_out", "push_to_hub", "render_model_card", "save_pretrained", "stage_upload",
 ]

@@ -5,28 +5,28 @@ from typing import Any, Optional
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-_DATASET_NAMES = {
-    "digits": "scikit-learn digits (8x8)", "digits_dvs": "digits-DVS (simulated event camera, 16x16)",
-    "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet": "ImageNet-1k", "mnist": "MNIST",
-    "fashion_mnist": "Fashion-MNIST", "cifar10_dvs": "CIFAR10-DVS", "dvs128_gesture": "DVS128 Gesture",
-}
-_METHODS = {
-    "none": "plain training with cross-entropy (no distillation; the baseline)",
-    "kd": "logit knowledge distillation (KL at temperature tau, x tau^2)",
-    "bkd": "blurred knowledge distillation (BKDSNN, ECCV 2024): the student's time-averaged feature map "
-           "is aligned to the teacher's channels, channels are dropped at random (p=0.15) and a "
-           "Conv3x3-ReLU-Conv3x3 block restores the teacher feature; loss = alpha * SSE / batch",
-    "mixed": "cross-entropy + BKD + beta * weighted soft-label distillation (WSLD, tau=2)",
-    "sakd": "self-architectural KD: ANN weights transferred by name, then stage-feature and logit KD",
-    "hetero": "KD with different teacher and student temperatures (our definition; see snn_zoo.distill.hetero)",
-    "noisy": "noise-trained single-step (T=1) training, run at T=N (our definition; see snn_zoo.distill.noisy)",
-}
-_CITATIONS = {
-    "bkd": "@inproceedings{xu2024bkdsnn,\n  title={BKDSNN: Enhancing the Performance of Learning-based "
-           "Spiking Neural Networks Training with Blurred Knowledge Distillation},\n  author={Xu, Zekai and "
-           "You, Kang and Guo, Qinghai and Wang, Xiang and He, Zhezhi},\n  booktitle={ECCV},\n  year={2024}\n}",
-}
-_CITATIONS["mixed"] = _CITATIONS["bkd"]
+from ..data import dataset_title
+from ..distill.methods import METHOD_TABLE, SINGLE_STEP_NOISE_CARD
+
+
+
+def _method_text(results: dict) -> str:
+    """The method's card sentence from snn_zoo.distill's method table (+ single-step noise training, if used)."""
+    method = results["method"]
+    text = METHOD_TABLE[method].card if method in METHOD_TABLE else method
+    if results.get("single_step_noise") is not None:
+        text += f"; {SINGLE_STEP_NOISE_CARD}, sigma {results['single_step_noise']}"
+    return text
+
+
+def _seed_line(results: dict) -> str:
+    """'mean ± std over seeds [...]' for multi-seed results (hub_scripts/build_zoo.py), else ''."""
+    if not results.get("seed_results"):
+        return ""
+    per_seed = ", ".join(f"seed {r['seed']}: {r['top1']:.2f}" for r in results["seed_results"])
+    return (f"\nTop-1 over {len(results['seed_results'])} seeds: **{results['top1_mean']:.2f} ± "
+            f"{results['top1_std']:.2f}** (sample std; {per_seed}). The weights here are seed "
+            f"{results['checkpoint_seed']}'s; the other figures below are from that seed.\n")
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -45,7 +45,7 @@ def render_model_card(results: dict, repo_id: Optional[str] = None, asset_prefix
     name = results.get("name") or results["model"]
     dataset = results.get("dataset", "unknown")
     metrics = [EvalResult(
-        task_type="image-classification", dataset_type=dataset, dataset_name=_DATASET_NAMES.get(dataset, dataset),
+        task_type="image-classification", dataset_type=dataset, dataset_name=dataset_title(dataset),
         metric_type="accuracy", metric_name="top-1 accuracy", metric_value=round(float(results["top1"]), 2),
     )]
     data = ModelCardData(
@@ -72,14 +72,14 @@ def render_model_card(results: dict, repo_id: Optional[str] = None, asset_prefix
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     plot = f"\n![Per-layer firing rate]({asset_prefix}firing_rates.png)\n" if results.get("firing_rate_plot") else ""
-    citation = _CITATIONS.get(results["method"], "")
+    citation = METHOD_TABLE[results["method"]].citation if results["method"] in METHOD_TABLE else ""
     body = f"""
 # {name}
 
 A spiking neural network from snn_zoo: `{results['model']}` trained on
-{_DATASET_NAMES.get(dataset, dataset)} with {_METHODS.get(results['method'], results['method'])}.
+{dataset_title(dataset)} with {_method_text(results)}.
 Every number below was measured by the run that produced these weights (`results.json`).
-
+{_seed_line(results)}
 ## Results
 
 | Metric | Value |
@@ -104,14 +104,14 @@ Recipe: `{results.get('recipe', 'n/a')}`; seed {results.get('seed', 'n/a')}; {re
 
 ## Method
 
-{_METHODS.get(results['method'], results['method'])}. The student runs T={results['T']} time steps with
+{_method_text(results)}. The student runs T={results['T']} time steps with
 direct encoding (the image repeated each step) or event frames; logits are averaged over time.
 Energy counts the first layer (real-valued input) as MACs and every spike-driven layer as
 accumulates (synaptic operations = FLOPs x firing rate), following the 45 nm convention.
 
 ## Limitations
 
-Trained and evaluated on {_DATASET_NAMES.get(dataset, dataset)} only; energy is an analytical
+Trained and evaluated on {dataset_title(dataset)} only; energy is an analytical
 estimate from operation counts, not a hardware measurement.
 
 ## Citation
@@ -119,5 +119,54 @@ estimate from operation counts, not a hardware measurement.
 ```bibtex
 {citation or '@misc{snn_zoo, title={snn_zoo: a zoo of spiking neural networks}, year={2026}}'}
 ```
+"""
+    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).content
+
+
+_SNN_ARG_NAMES = ("T", "neuron", "surrogate", "tau", "v_threshold", "v_reset", "detach_reset", "decay_input")
+
+
+def render_config_card(config: dict, param_count: Optional[int] = None, repo_id: Optional[str] = None,
+                       license: str = "apache-2.0") -> str:
+    """Model card for a checkpoint without ``results.json`` (a ``save_pretrained`` folder or a model
+    object), from its timm ``config.json``: architecture, SNN settings, parameters, how to load it in
+    snn_zoo and in timm, license. Like timm's own ``push_to_hf_hub`` card, it states no accuracy."""
+    arch = config.get("architecture", "unknown")
+    args = config.get("model_args") or {}
+    name = repo_id.split("/")[-1] if repo_id else arch
+    data = ModelCardData(library_name="timm", license=license, model_name=name,
+                         tags=["image-classification", "timm", "snn_zoo", "spiking-neural-network"])
+    rows = [("Architecture", f"`{arch}`"), ("Classes", _fmt(config.get("num_classes"))),
+            ("Parameters", f"{param_count:,}" if param_count is not None else "n/a"),
+            ("Input size", "x".join(map(str, config.get("pretrained_cfg", {}).get("input_size", []))) or "n/a")]
+    rows += [(key, f"`{args[key]}`") for key in _SNN_ARG_NAMES if key in args]
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    load_name = f"hf-hub:{repo_id}" if repo_id else f"local-dir:PATH/TO/{name}"
+    body = f"""
+# {name}
+
+A spiking neural network from snn_zoo (`{arch}`). This card was generated from the checkpoint's
+`config.json`: no evaluation results were published with these weights.
+
+## Model details
+
+| Setting | Value |
+|---|---|
+{table}
+
+## How to load
+
+```python
+import snn_zoo  # registers the architectures in timm
+model = snn_zoo.create_model("{load_name}", pretrained=True)
+logits = model(images)  # [B, C, H, W] static images, or [T, B, C, H, W] event frames
+
+import timm  # after `import snn_zoo`, timm builds the same model
+model = timm.create_model("{load_name}", pretrained=True)
+```
+
+## License
+
+{license}
 """
     return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).content

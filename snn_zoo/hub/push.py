@@ -9,16 +9,55 @@ from typing import Optional, Union
 
 import torch.nn as nn
 from huggingface_hub import HfApi, get_token
+from huggingface_hub.errors import HfHubHTTPError
 
-from .card import render_model_card
-from .load import CheckpointError, WEIGHTS_NAME, preflight_local
-from .save import PICKLE_SUFFIXES, save_pretrained
+from ..factory import create_model
+from ..io import WEIGHTS_NAME, CheckpointError, atomic_write_text, is_pickle, preflight_local, save_pretrained
+from ..models import SNN_MODELS
+from .card import render_config_card, render_model_card
 
 # What a published repo holds; everything else in a run folder (optimizer state, logs) stays home.
 UPLOAD_PATTERNS = (WEIGHTS_NAME, "config.json", "README.md", "results.json", "*.png", "*.csv")
 
 
-def stage_upload(source: Union[nn.Module, str, Path], folder: Union[str, Path]) -> list[str]:
+class PushError(RuntimeError):
+    """The Hub could not be reached or refused the upload; nothing (more) was sent."""
+
+
+def _is_transport_error(error: Exception) -> bool:
+    """A connection-level failure (OSError, or an error of the HTTP client huggingface_hub uses)."""
+    module = type(error).__module__.split(".")[0]
+    return isinstance(error, OSError) or module in ("httpx", "httpx2", "httpcore", "requests", "urllib3")
+
+
+def check_repo_id(repo_id: str) -> None:
+    """'namespace/name' as the Hub accepts it (huggingface_hub's own validator), before any work."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise CheckpointError(f"Invalid --repo-id {repo_id!r}: {str(e).split('. Use')[0]}.") from e
+    if "/" not in repo_id:
+        raise CheckpointError(f"Invalid --repo-id {repo_id!r}: give it as 'namespace/name' (your user or org name "
+                              f"first), e.g. snn-zoo/{repo_id}.")
+
+
+def left_out(run_dir: Union[str, Path]) -> list[str]:
+    """Names in a run folder that a push does not upload (pickles, state/, logs), pickles marked."""
+    run_dir = Path(run_dir)
+    kept = {p.name for pattern in UPLOAD_PATTERNS for p in run_dir.glob(pattern)}
+    return sorted(f"{p.name}{'/' if p.is_dir() else ''}{' (pickle: never uploaded)' if is_pickle(p) else ''}"
+                  for p in run_dir.iterdir() if p.name not in kept and not p.name.startswith("."))
+
+
+def _param_count(folder: Path) -> int:
+    """Parameters of the model in ``folder``, counted by building it (buffers excluded)."""
+    return sum(p.numel() for p in create_model(f"local-dir:{folder}", pretrained=False).parameters())
+
+
+def stage_upload(source: Union[nn.Module, str, Path], folder: Union[str, Path], repo_id: Optional[str] = None) -> list[str]:
     """Fill ``folder`` with exactly the files a push uploads; returns their names.
 
     ``source`` is a zoo model or a run folder from hub_scripts/distill.py. Pickled weights
@@ -33,27 +72,31 @@ def stage_upload(source: Union[nn.Module, str, Path], folder: Union[str, Path]) 
         if not run_dir.is_dir():
             raise CheckpointError(f"Run folder {str(run_dir)!r} does not exist.")
         if not (run_dir / WEIGHTS_NAME).is_file():
-            pickles = sorted(p.name for p in run_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
+            pickles = sorted(p.name for p in run_dir.iterdir() if is_pickle(p))
             raise CheckpointError(
                 f"{str(run_dir)!r} has no {WEIGHTS_NAME}" + (f" (only pickles {pickles}, never uploaded)" if pickles else "")
                 + "; write one with snn_zoo.save_pretrained(model, dir)."
             )
-        preflight_local(str(run_dir))  # check the source first, so errors name the user's folder, not the staging copy
+        preflight_local(run_dir, SNN_MODELS)  # check the source first, so errors name the user's folder, not the staging copy
         for pattern in UPLOAD_PATTERNS:
             for path in run_dir.glob(pattern):
                 shutil.copy2(path, folder / path.name)
+    config = preflight_local(folder, SNN_MODELS)
     results_path = folder / "results.json"
-    if not (folder / "README.md").exists() and results_path.exists():
-        (folder / "README.md").write_text(render_model_card(json.loads(results_path.read_text())))
-    preflight_local(str(folder))
+    if not (folder / "README.md").exists():  # every push carries a card
+        if results_path.exists():
+            card = render_model_card(json.loads(results_path.read_text()), repo_id)
+        else:
+            model = source if isinstance(source, nn.Module) else None
+            count = sum(p.numel() for p in model.parameters()) if model is not None else _param_count(folder)
+            card = render_config_card(config, count, repo_id)
+        atomic_write_text(folder / "README.md", card)
     _check_loadable(folder)
     return sorted(p.name for p in folder.iterdir())
 
 
 def _check_loadable(folder: Path) -> None:
     """Build the model from the staged folder: wrong tensor shapes fail here, before any upload."""
-    from ..factory import create_model
-
     try:
         create_model(f"local-dir:{folder}", pretrained=True)
     except (RuntimeError, ValueError) as e:
@@ -75,8 +118,9 @@ def push_to_hub(
     cache); it is never printed. With ``dry_run_dir`` the exact upload folder is written
     there and nothing is sent.
     """
+    check_repo_id(repo_id)
     if dry_run_dir is not None:
-        stage_upload(source, dry_run_dir)
+        stage_upload(source, dry_run_dir, repo_id)
         return str(dry_run_dir)
     token = token or get_token()
     if not token:
@@ -84,12 +128,22 @@ def push_to_hub(
             "No Hugging Face token found: run `hf auth login`, set HF_TOKEN, or pass token=...; nothing was uploaded."
         )
     with tempfile.TemporaryDirectory(prefix="snn_zoo_push_") as tmp:
-        stage_upload(source, tmp)
+        stage_upload(source, tmp, repo_id)
         api = HfApi(token=token)
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        if revision and revision != "main":
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        info = api.upload_folder(
-            folder_path=tmp, repo_id=repo_id, revision=revision, commit_message=commit_message,
-        )
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            if revision and revision != "main":
+                api.create_branch(repo_id, branch=revision, exist_ok=True)
+            info = api.upload_folder(
+                folder_path=tmp, repo_id=repo_id, revision=revision, commit_message=commit_message,
+            )
+        except HfHubHTTPError as e:  # 401 / 403 / 404 / 5xx: the first line says what happened
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise PushError(f"the Hub refused the push to {repo_id!r}: {first}") from e
+        except Exception as e:  # no network, DNS, proxy, TLS, offline mode: the HTTP client's transport errors
+            if not _is_transport_error(e):
+                raise
+            raise PushError(f"could not reach the Hugging Face Hub to push {repo_id!r} ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0] if str(e) else 'no details'}); check the network "
+                            f"(or HF_HUB_OFFLINE / HF_ENDPOINT) and retry. Nothing was uploaded.") from e
     return str(info.commit_url)

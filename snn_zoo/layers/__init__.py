@@ -9,6 +9,16 @@ import torch
 import torch.nn as nn
 from spikingjelly.activation_based import layer as sj_layer
 
+from .time_axis import (
+    batch_size,
+    first_samples,
+    from_batch_first,
+    is_sequence,
+    mean_over_time,
+    sum_over_time,
+    to_sequence,
+)
+
 
 def Conv2d(*args, **kwargs) -> nn.Conv2d:
     return sj_layer.Conv2d(*args, step_mode="m", **kwargs)
@@ -30,17 +40,11 @@ def MaxPool2d(*args, **kwargs) -> nn.MaxPool2d:
     return sj_layer.MaxPool2d(*args, step_mode="m", **kwargs)
 
 
-def Linear(*args, **kwargs) -> nn.Linear:
-    return sj_layer.Linear(*args, step_mode="m", **kwargs)
-
-
-def seq_forward(module: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
-    """Apply a plain (single-step) module to [T, B, ...] by folding time into batch."""
-    y = module(x_seq.flatten(0, 1))
-    return y.unflatten(0, x_seq.shape[:2])
-
-
-__all__ = ["ConvBnSpike", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Linear", "MaxPool2d", "seq_forward"]
+__all__ = [
+    "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvBnSpike", "MaxPool2d",
+    # the time-axis rule (time_axis.py)
+    "batch_size", "first_samples", "from_batch_first", "is_sequence", "mean_over_time", "sum_over_time", "to_sequence",
+]
 
 
 class ConvBnSpike(nn.Module):

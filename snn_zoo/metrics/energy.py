@@ -1,4 +1,5 @@
-"""Energy of one SNN inference, counted with spikingjelly 2.0's ``op_counter`` (FIELD_NOTES §6).
+"""Energy of one SNN inference, counted with spikingjelly 2.0's ``op_counter``
+(github.com/fangwei123456/spikingjelly, ``activation_based/op_counter``).
 
 Convention (45 nm, fp32; Horowitz 2014, the numbers of ``SimpleEnergyCostConfig.fp32()``)::
 
@@ -28,6 +29,12 @@ What spikingjelly's counters count (checked in ``tests/metrics/test_energy.py``)
 * Neither knows about time. Our multi-step layers fold [T, B, ...] into [T*B, ...] before
   the aten op, so every count is the sum over all T steps and the whole batch; dividing by
   B gives the per-image value summed over T, which is what we report. No correction needed.
+
+Spike-driven attention (Spike-driven Transformer, QKFormer, Meta-SpikeFormer) is counted as
+additions only: an element-wise product of two binary tensors is a mask (an AND, no arithmetic:
+0 operations, as neither counter counts ``mul``), and a sum over a binary or spike-count tensor
+(``aten.sum``) is one accumulate per spike (its nnz, weighted by the counts), added to ``acs``.
+A spike matmul (Meta-SpikeFormer's ``q (k^T v)``) is spikingjelly's SynOp rule.
 
 Two corrections we apply on top (both switchable, both covered by tests):
 
@@ -72,6 +79,7 @@ from spikingjelly.activation_based.op_counter.neuromorphic_memory_access import 
     _spike_conv_weight_uses_from_tensors,
 )
 
+from ..layers import batch_size, is_sequence
 from .spikes import SpikeCounter
 
 __all__ = ["EnergyReport", "energy_report"]
@@ -217,7 +225,21 @@ def _make_rules(T: int, B: int, integer_spikes_as_acs: bool, encoding_once: bool
             return sj_syn(args, kwargs, out)
 
         mac_rules[key], syn_rules[key] = mac_rule, syn_rule
+    for key in (aten.sum.dim_IntList, aten.sum.default):
+        syn_rules[key] = _spike_sum_rule
     return mac_rules, syn_rules
+
+
+def _spike_sum_rule(args, kwargs, out) -> int:
+    """A sum of spikes (spike-driven attention: Spike-driven Transformer's column sum of K * V,
+    QKFormer's per-token sum of Q) is one accumulate per spike: nnz, weighted by the count for
+    spike-count tensors. Sums of real values (BN statistics, losses) are not synaptic: 0."""
+    x = args[0]
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        return 0
+    if _is_binary(x) or _is_spike_counts(x):
+        return int(x.sum().item())
+    return 0
 
 
 def _dense_conv(args, kwargs, out):
@@ -257,14 +279,11 @@ _DENSE_RULES = {
 
 def _time_and_batch(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
     """(T, B) of the forward on ``x`` under the SpikingModel input contract."""
-    if x.dim() == 5:
-        return int(x.shape[0]), int(x.shape[1])
-    if x.dim() == 4:
-        return int(getattr(model, "T", 1) or 1), int(x.shape[0])
-    raise ValueError(
-        f"energy_report expects an image batch [B, C, H, W] or event frames [T, B, C, H, W], "
-        f"got a tensor of shape {tuple(x.shape)}."
-    )
+    try:
+        B = batch_size(x)
+    except ValueError as e:
+        raise ValueError(f"energy_report's example_input: {e}") from None
+    return (int(x.shape[0]) if is_sequence(x) else int(getattr(model, "T", 1) or 1)), B
 
 
 def _layer_ops(mac: MACCounter, syn: SynOpCounter, model: nn.Module, B: int) -> dict[str, dict[str, float]]:

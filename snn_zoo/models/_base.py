@@ -6,24 +6,58 @@ returns logits averaged over time. Neuron state is reset at the start of every f
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
 from spikingjelly.activation_based import functional
+from timm.models._features import feature_take_indices
 
+from ..layers import to_sequence
 from ..neurons import neuron_factory, validate_neuron
+from ._checkpoint import Block, run_blocks
+
+
+def _check_snn_args(in_chans, num_classes, v_threshold, v_reset, tau, neuron: str) -> None:
+    """Settings that would build a model that runs but makes no sense: refuse them by name."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+        raise ValueError(f"num_classes must be an integer >= 0 (0 = no classifier, timm's convention), "
+                         f"got {num_classes!r}.")
+    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
+        raise ValueError(f"in_chans must be an integer >= 1, got {in_chans!r}.")
+    if neuron == "relu":
+        return
+    if not isinstance(v_threshold, (int, float)) or isinstance(v_threshold, bool) or not v_threshold > 0:
+        raise ValueError(f"v_threshold must be a number > 0, got {v_threshold!r} (a neuron with a threshold <= 0 "
+                         f"fires at rest).")
+    if v_reset is not None and not (isinstance(v_reset, (int, float)) and v_reset < v_threshold):
+        raise ValueError(f"v_reset must be below v_threshold ({v_threshold}) or None (soft reset), got {v_reset!r}.")
+    if neuron in ("lif", "plif") and not (isinstance(tau, (int, float)) and tau > 1):
+        raise ValueError(f"tau must be > 1 for {neuron!r} neurons (decay 1/tau), got {tau!r}.")
 
 
 class SpikingModel(nn.Module):
     """Base class holding the SNN settings shared by every architecture.
 
-    Subclasses build layers with ``self.make_neuron()`` and implement
-    ``forward_features_seq`` ([T, B, C, H, W] -> [T, B, C', H', W']) and
-    ``head_seq`` ([T, B, C', H', W'] -> [T, B, num_classes]).
+    Subclasses build layers with ``self.make_neuron()`` and implement ``feature_stages`` (the
+    feature extractor as stages of blocks, one stage per ``feature_info`` entry) and ``head_seq``
+    ([T, B, C', H', W'] -> [T, B, num_classes]). From the stages this class derives
+    ``forward_features_seq`` and timm's feature-extraction API: ``forward_intermediates``,
+    ``prune_intermediate_layers``, ``features_only=True`` (through timm's ``FeatureGetterNet``)
+    and ``set_grad_checkpointing`` (one checkpoint per block). A family may instead override
+    ``forward_features_seq`` alone; it then has no feature extraction.
     """
 
+    # features_only default levels: None = every feature_info entry (CNNs); transformers use
+    # timm's ViT convention (the last 3 blocks).
+    default_out_indices: Optional[Union[int, tuple]] = None
+
     classifier_name = "fc"
+    # Smallest input height / width the layers accept (unpadded pooling shrinks small maps to nothing).
+    min_input_size: int = 1
+    # Reject non-finite input (a NaN never crosses a threshold, so it would give confident logits).
+    # One isfinite pass over the input; see README for its measured cost. Set False to skip it.
+    check_inputs: bool = True
 
     def __init__(
         self,
@@ -41,8 +75,9 @@ class SpikingModel(nn.Module):
     ):
         super().__init__()
         validate_neuron(neuron)
-        if not isinstance(T, int) or T < 1:
+        if not isinstance(T, int) or isinstance(T, bool) or T < 1:
             raise ValueError(f"T (time steps) must be an integer >= 1, got {T!r}.")
+        _check_snn_args(in_chans, num_classes, v_threshold, v_reset, tau, neuron)
         # Everything needed to rebuild the same SNN; exported to config.json as model_args.
         self.snn_args = dict(
             T=T, neuron=neuron, surrogate=surrogate, tau=tau, v_threshold=v_threshold, v_reset=v_reset,
@@ -50,6 +85,8 @@ class SpikingModel(nn.Module):
         )
         self.in_chans = in_chans
         self.num_classes = num_classes
+        self.grad_checkpointing: Union[bool, str] = False
+        self._num_active_stages: Optional[int] = None  # set by prune_intermediate_layers
         self.neuron = neuron
         self.T = 1 if neuron == "relu" else T  # the ANN twin sees each input once
         self.make_neuron = neuron_factory(
@@ -60,26 +97,64 @@ class SpikingModel(nn.Module):
     # -- input -------------------------------------------------------------------------------
     def to_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, H, W] -> [T, B, C, H, W] (repeat); [T, B, C, H, W] passes through, checked."""
-        if x.dim() == 4:
-            channels = x.shape[1]
-            x = x.unsqueeze(0).expand(self.T, *x.shape)
-        elif x.dim() == 5:
-            channels = x.shape[2]
-        else:
+        self._check_input_tensor(x)
+        try:
+            x = to_sequence(x, self.T)
+        except ValueError:
             raise ValueError(
                 f"Expected input of shape [B, {self.in_chans}, H, W] (static image) or "
                 f"[T, B, {self.in_chans}, H, W] (event frames), got {tuple(x.shape)}."
-            )
+            ) from None
+        channels = x.shape[2]
         if channels != self.in_chans:
             raise ValueError(
                 f"Expected {self.in_chans} input channels, got {channels} in input of shape "
                 f"{tuple(x.shape)}; create the model with in_chans={channels} to accept it."
             )
+        if min(x.shape[-2:]) < self.min_input_size:
+            raise ValueError(
+                f"Input of {x.shape[-2]}x{x.shape[-1]} pixels is smaller than {type(self).__name__}'s minimum "
+                f"{self.min_input_size}x{self.min_input_size}; resize the images (e.g. --img-size {self.min_input_size})."
+            )
+        # Not while compiling / exporting: a data-dependent branch cannot be part of one graph.
+        if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
+            bad = int((~torch.isfinite(x)).sum())
+            raise ValueError(
+                f"Input has {bad} NaN/inf value(s): a spiking neuron never fires on NaN, so the logits would look "
+                f"valid but mean nothing. Clean or clamp the data (torch.nan_to_num) first."
+            )
         return x
 
+    def _check_input_tensor(self, x) -> None:
+        """A floating tensor of the model's dtype (any float dtype under autocast)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}; convert with "
+                            f"torch.as_tensor(x, dtype=torch.float32).")
+        if not x.is_floating_point():
+            raise TypeError(f"{type(self).__name__} expects floating-point input, got {x.dtype}; convert with x.float() "
+                            f"(uint8 images: x.float() / 255, then normalise as in training).")
+        param = next(self.parameters(), None)
+        if param is not None and x.dtype != param.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f"{type(self).__name__} has {param.dtype} weights but got {x.dtype} input; convert with "
+                            f"x.to({param.dtype}) (or the model with model.to({x.dtype})).")
+
     # -- timm contract -------------------------------------------------------------------------
+    def feature_stages(self) -> list[list[Block]]:
+        """The feature extractor as stages of blocks ([T, B, ...] -> [T, B, ...]), in order.
+
+        Stage ``i`` ends where ``feature_info[i]`` is taken; a block is a module or a tuple of
+        modules applied in order, and is the unit of gradient checkpointing.
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no feature_stages(); it has no feature extraction.")
+
+    def _active_stages(self) -> list[list[Block]]:
+        return self.feature_stages()[: self._num_active_stages]
+
     def forward_features_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """[T, B, C, H, W] -> the feature sequence right before the head."""
+        for blocks in self._active_stages():
+            x_seq = run_blocks(blocks, x_seq, self.grad_checkpointing)
+        return x_seq
 
     def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         raise NotImplementedError
@@ -92,9 +167,7 @@ class SpikingModel(nn.Module):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Head on a feature sequence [T, B, C, H, W] (exact) or a time-averaged map [B, C, H, W]
         (exact when the head is linear: pooling + classifier, as in every model but ResNet-19)."""
-        if x.dim() == 4:
-            x = x.unsqueeze(0)
-        return self.head_seq(x, pre_logits=pre_logits).mean(0)
+        return self.head_seq(to_sequence(x, 1), pre_logits=pre_logits).mean(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         functional.reset_net(self)
@@ -108,3 +181,73 @@ class SpikingModel(nn.Module):
         self.num_classes = num_classes
         head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
         setattr(self, self.classifier_name, head)
+
+    # -- timm feature extraction -------------------------------------------------------------------
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True, pack_spikes: bool = False) -> None:
+        """Checkpoint every block in training: keep only block inputs, recompute in backward.
+
+        ``pack_spikes``: store binary block inputs at 1 bit per value (exact; see ``_checkpoint``).
+        """
+        self.grad_checkpointing = ("packed" if pack_spikes else True) if enable else False
+
+    def _take_indices(self, indices: Optional[Union[int, list, tuple]]) -> tuple[list[int], int]:
+        num = len(self._active_stages())
+        if isinstance(indices, int):  # 'last n', clamped so the ViT default (3) fits shallow variants
+            indices = min(indices, num)
+        return feature_take_indices(num, indices)
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: Optional[Union[int, list, tuple]] = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> Union[list[torch.Tensor], tuple[torch.Tensor, list[torch.Tensor]]]:
+        """timm's forward_intermediates: feature maps at ``feature_info[indices]``, averaged over time.
+
+        Args:
+            x: [B, C, H, W] or [T, B, C, H, W].
+            indices: None (all), n (the last n) or a list of feature_info indices.
+            norm: accepted for timm's API; zoo models have no final norm.
+            stop_early: stop after the deepest requested stage.
+            output_fmt: 'NCHW' or 'NHWC'.
+            intermediates_only: return only the list of intermediates.
+        Returns:
+            ``intermediates`` or ``(features, intermediates)``, with ``features`` equal to
+            ``forward_features(x)`` unless ``stop_early`` cut the network short.
+        """
+        output_fmt = getattr(output_fmt, "value", output_fmt)
+        if output_fmt not in ("NCHW", "NHWC"):
+            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}.")
+        take, max_index = self._take_indices(indices)
+        stages = self._active_stages()
+        if stop_early or intermediates_only:
+            stages = stages[: max_index + 1]
+        functional.reset_net(self)
+        x_seq = self.to_sequence(x)
+        intermediates = []
+        for i, blocks in enumerate(stages):
+            x_seq = run_blocks(blocks, x_seq, self.grad_checkpointing)
+            if i in take:
+                feat = x_seq.mean(0)
+                intermediates.append(feat.permute(0, 2, 3, 1) if output_fmt == "NHWC" else feat)
+        if intermediates_only:
+            return intermediates
+        return x_seq.mean(0), intermediates
+
+    def prune_intermediate_layers(
+        self, indices: Optional[Union[int, list, tuple]] = None, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
+        """Drop the stages after the deepest of ``indices`` (and the classifier); returns the kept indices."""
+        take, max_index = self._take_indices(indices)
+        for info in self.feature_info[max_index + 1:]:
+            parent, _, child = info["module"].rpartition(".")
+            # An empty Sequential: an identity that stays iterable for feature_stages().
+            setattr(self.get_submodule(parent) if parent else self, child, nn.Sequential())
+        self._num_active_stages = max_index + 1
+        if prune_head:
+            self.reset_classifier(0)
+        return take

@@ -17,8 +17,10 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
+from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
 from ..layers import BatchNorm2d, Conv2d
 from ._base import SpikingModel
+from ._ported import port_state_dict
 from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
 from .sew_resnet import BasicBlock, add_stages
 
@@ -51,7 +53,8 @@ class SpikingResNet19(SpikingModel):
         self.bn1 = BatchNorm2d(stem_width)
         self.sn1 = self.make_neuron()
 
-        self.feature_info = add_stages(self, BasicBlock, layers, widths, stem_width, 1, connect=None)
+        self.feature_info = [dict(num_chs=stem_width, reduction=1, module="sn1")]
+        self.feature_info += add_stages(self, BasicBlock, layers, widths, stem_width, 1, connect=None)
         inplanes = self.feature_info[-1]["num_chs"]
         self.num_stages = len(layers)
 
@@ -63,11 +66,10 @@ class SpikingResNet19(SpikingModel):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def forward_features_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
-        x = self.sn1(self.bn1(self.conv1(x_seq)))
-        for i in range(self.num_stages):
-            x = getattr(self, f"layer{i + 1}")(x)
-        return x
+    def feature_stages(self) -> list:
+        """Stem (conv, BN, spike), then layer1, layer2, ... one block per residual block."""
+        stages = [[(self.conv1, self.bn1, self.sn1)]]
+        return stages + [list(getattr(self, f"layer{i + 1}")) for i in range(self.num_stages)]
 
     def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """[T, B, C, H, W] -> pool -> fc1 -> spike (over time) -> fc2: [T, B, classes]."""
@@ -77,17 +79,31 @@ class SpikingResNet19(SpikingModel):
 
 default_cfgs = generate_snn_default_cfgs({
     "spiking_resnet19": snn_cfg(
-        num_classes=10, input_size=(3, 32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
+        num_classes=10, input_size=(3, 32, 32), mean=CIFAR10_MEAN, std=CIFAR10_STD,
         crop_pct=1.0, first_conv="conv1", classifier="fc2", paper_ids=("arXiv:2011.05280", "arXiv:2202.11946"),
     ),
 })
 
 
-def _create(variant: str, pretrained: bool, **kwargs) -> SpikingResNet19:
-    return build_snn_model(SpikingResNet19, variant, pretrained, **kwargs)
+# SAKD's ResNet-19 (Maybe2022/SAKD cifar/models/ResNet19_snn.py): head ``fc`` (512 -> 256) -> spike ->
+# ``fc_``; ``transform1..3`` are the 1x1 conv + BN stage transforms of its feature-KD loss, not the model.
+_SAKD_RULES = ((r"^fc_\.", "fc2."), (r"^fc\.", "fc1."))
+_TRAINING_ONLY = (r"^transform\d+\.net\.",)
+
+
+def checkpoint_filter_fn(state_dict: dict, model: SpikingResNet19) -> dict:
+    """Map SAKD's official ResNet-19 checkpoint onto ``model`` (timm's pretrained filter); our own
+    layout passes unchanged; anything else raises before a weight is copied."""
+    rules = _SAKD_RULES if "fc_.weight" in state_dict else ()
+    return port_state_dict(state_dict, model, rules, _TRAINING_ONLY)
+
+
+def _create_resnet19(variant: str, pretrained: bool, **kwargs) -> SpikingResNet19:
+    return build_snn_model(SpikingResNet19, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **kwargs)
 
 
 @register_snn_model
 def spiking_resnet19(pretrained: bool = False, **kwargs) -> SpikingResNet19:
     """ResNet-19 (CIFAR, TET style): 12.63M parameters at 10 classes."""
-    return _create("spiking_resnet19", pretrained, **kwargs)
+    model_args = dict(layers=(3, 3, 2), widths=(128, 256, 512), stem_width=64, hidden_dim=256)
+    return _create_resnet19("spiking_resnet19", pretrained, **dict(model_args, **kwargs))

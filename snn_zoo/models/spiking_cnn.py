@@ -16,6 +16,8 @@ from ._builder import build_snn_model, generate_snn_default_cfgs, published_cfg,
 class SpikingCNN(SpikingModel):
     """Four conv-BN-spike layers of widths (w, w, 2w, 4w) with two 2x2 max-pools."""
 
+    min_input_size = 4  # two unpadded 2x2 max-pools
+
     def __init__(self, width: int = 16, in_chans: int = 1, num_classes: int = 10, **snn_kwargs):
         super().__init__(in_chans=in_chans, num_classes=num_classes, **snn_kwargs)
         w = width
@@ -24,6 +26,7 @@ class SpikingCNN(SpikingModel):
         self.stage2 = nn.Sequential(ConvBnSpike(w, 2 * w, self.make_neuron), MaxPool2d(2))
         self.stage3 = ConvBnSpike(2 * w, 4 * w, self.make_neuron)
         self.feature_info = [
+            dict(num_chs=w, reduction=1, module="stem"),
             dict(num_chs=w, reduction=2, module="stage1"),
             dict(num_chs=2 * w, reduction=4, module="stage2"),
             dict(num_chs=4 * w, reduction=4, module="stage3"),
@@ -31,8 +34,8 @@ class SpikingCNN(SpikingModel):
         self.num_features = self.head_hidden_size = 4 * w
         self.fc = nn.Linear(4 * w, num_classes) if num_classes > 0 else nn.Identity()
 
-    def forward_features_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
-        return self.stage3(self.stage2(self.stage1(self.stem(x_seq))))
+    def feature_stages(self) -> list:
+        return [[self.stem], list(self.stage1), list(self.stage2), [self.stage3]]
 
     def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = x_seq.mean(dim=(-2, -1))
@@ -52,23 +55,26 @@ default_cfgs = generate_snn_default_cfgs({
 })
 
 
-def _create(variant: str, pretrained: bool, width: int, **kwargs) -> SpikingCNN:
-    return build_snn_model(SpikingCNN, variant, pretrained, width=width, **kwargs)
+def _create_spiking_cnn(variant: str, pretrained: bool, **kwargs) -> SpikingCNN:
+    return build_snn_model(SpikingCNN, variant, pretrained, **kwargs)
 
 
 @register_snn_model
 def spiking_cnn_tiny(pretrained: bool = False, **kwargs) -> SpikingCNN:
     """Width-8 digit SNN (6.9k params at 10 classes)."""
-    return _create("spiking_cnn_tiny", pretrained, 8, **kwargs)
+    model_args = dict(width=8)
+    return _create_spiking_cnn("spiking_cnn_tiny", pretrained, **dict(model_args, **kwargs))
 
 
 @register_snn_model
 def spiking_cnn_small(pretrained: bool = False, **kwargs) -> SpikingCNN:
     """Width-16 digit SNN."""
-    return _create("spiking_cnn_small", pretrained, 16, **kwargs)
+    model_args = dict(width=16)
+    return _create_spiking_cnn("spiking_cnn_small", pretrained, **dict(model_args, **kwargs))
 
 
 @register_snn_model
 def spiking_cnn_base(pretrained: bool = False, **kwargs) -> SpikingCNN:
     """Width-32 digit SNN."""
-    return _create("spiking_cnn_base", pretrained, 32, **kwargs)
+    model_args = dict(width=32)
+    return _create_spiking_cnn("spiking_cnn_base", pretrained, **dict(model_args, **kwargs))

@@ -1,9 +1,14 @@
-"""Backend selection for the multi-step neuron kernels."""
+"""Backend selection for the multi-step neuron kernels.
+
+The choice itself happens inside the ``snn_zoo::multistep_*`` ops (:mod:`snn_zoo.neurons.ops`):
+the torch kernel on every device, the fused cupy kernel on CUDA tensors for ``'cupy'`` and, when
+cupy works, for ``'auto'``. Nothing here runs per call: :func:`log_backend_choice` reports what
+``'auto'`` will do once, when the first neuron is built.
+"""
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Callable
 
 import torch
 
@@ -31,41 +36,32 @@ def cupy_available() -> bool:
 
 
 @functools.lru_cache(maxsize=None)
-def _log_fallback_once(reason: str) -> None:
-    _logger.info("snn_zoo neurons: backend 'auto' uses torch (%s).", reason)
+def log_backend_choice(backend: str) -> None:
+    """Log once per process (at build time, never in the traced forward) which kernel runs where."""
+    if backend == "torch":
+        return
+    if not torch.cuda.is_available():
+        _logger.info("snn_zoo neurons: backend %r runs the torch kernel (no CUDA device).", backend)
+    elif cupy_available():
+        _logger.info("snn_zoo neurons: backend %r runs the fused cupy kernel on CUDA tensors, torch elsewhere.",
+                     backend)
+    elif backend == "auto":
+        _logger.info("snn_zoo neurons: backend 'auto' runs the torch kernel (cupy is not installed or sees no "
+                     "GPU; `pip install \"snn_zoo[cuda]\"` for the fused kernel).")
 
 
 def resolve_backend(backend: str, x: torch.Tensor) -> str:
-    """Pick the kernel for this tensor: 'auto' prefers cupy on CUDA tensors when it can."""
-    if backend == "torch":
+    """The kernel the ops pick for this tensor ('torch' or 'cupy'); 'cupy' on a CPU tensor raises."""
+    if backend == "cupy" and not x.is_cuda:
+        raise RuntimeError(
+            "backend='cupy' needs a CUDA tensor and a working cupy; move the model to a GPU "
+            "and install the extra with `pip install \"snn_zoo[cuda]\"`, or use backend='torch'."
+        )
+    if backend == "torch" or not x.is_cuda:
         return "torch"
-    if backend == "cupy":
-        if not x.is_cuda:
-            raise RuntimeError(
-                "backend='cupy' needs a CUDA tensor and a working cupy; move the model to a GPU "
-                "and install the extra with `pip install \"snn_zoo[cuda]\"`, or use backend='torch'."
-            )
-        if not cupy_available():
-            raise RuntimeError(
-                "backend='cupy' was requested but cupy is not importable or sees no GPU; "
-                "install it with `pip install \"snn_zoo[cuda]\"` or use backend='auto'/'torch'."
-            )
-        return "cupy"
-    if not x.is_cuda:
-        _log_fallback_once("the input is on the CPU")
-        return "torch"
-    if not cupy_available():
-        _log_fallback_once("cupy is not installed or sees no GPU")
-        return "torch"
-    return "cupy"
-
-
-def get_kernel(name: str) -> Callable:
-    """The multi-step function for a resolved backend name."""
-    if name == "cupy":
-        from .cupy_kernel import multistep_cupy
-
-        return multistep_cupy
-    from .torch_kernel import multistep_torch
-
-    return multistep_torch
+    if backend == "cupy" and not cupy_available():
+        raise RuntimeError(
+            "backend='cupy' was requested but cupy is not importable or sees no GPU; "
+            "install it with `pip install \"snn_zoo[cuda]\"` or use backend='auto'/'torch'."
+        )
+    return "cupy" if cupy_available() else "torch"

@@ -1,7 +1,8 @@
 """IF, LIF and PLIF multi-step neurons on spikingjelly's MemoryModule.
 
-The module holds the state (``v``) and parameters; the math lives in a kernel beside it
-(``torch_kernel`` or ``cupy_kernel``) chosen per call by ``backend``. spikingjelly's
+The module holds the state (``v``) and parameters; the math lives in the ``snn_zoo::multistep_*``
+custom ops (:mod:`.ops`: the torch kernel on any device, the fused cupy kernel on CUDA), which
+pick the kernel from ``backend`` and the tensor's device. spikingjelly's
 ``functional.reset_net`` resets them like its own neurons.
 """
 from __future__ import annotations
@@ -13,7 +14,8 @@ import torch
 import torch.nn as nn
 from spikingjelly.activation_based import base
 
-from .backend import get_kernel, resolve_backend, validate_backend
+from .backend import log_backend_choice, validate_backend
+from .ops import multistep
 from .spec import NeuronSpec
 from .surrogates import get_surrogate
 
@@ -43,6 +45,7 @@ class MultiStepNeuron(base.MemoryModule):
         self.v_reset = None if v_reset is None else float(v_reset)
         self.detach_reset = bool(detach_reset)
         self.backend = validate_backend(backend)
+        log_backend_choice(self.backend)
         self.step_mode = step_mode
         self.register_memory("v", 0.0)
 
@@ -60,8 +63,7 @@ class MultiStepNeuron(base.MemoryModule):
             v_init = torch.full_like(x_seq[0], self.v, dtype=torch.float32)
         else:
             v_init = self.v.detach().float()  # state from an earlier call: truncated BPTT
-        kernel = get_kernel(resolve_backend(self.backend, x_seq))
-        spikes, self.v = kernel(x_seq, v_init, self._decay_tensor(), self._spec())
+        spikes, self.v = multistep(x_seq, v_init, self._decay_tensor(), self._spec(), self.backend)
         return spikes
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:

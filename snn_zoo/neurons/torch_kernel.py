@@ -1,10 +1,11 @@
-"""Multi-step neuron as one autograd Function in plain torch (CPU and GPU).
+"""Multi-step neuron in plain torch (any device): the forward and backward walks over time.
 
 Forward walks T steps writing into preallocated outputs (few full-size passes per step, no
-per-step temporaries) and saves only the charged membrane ``h`` (one T x N tensor); with no
-gradient needed it saves nothing. Backward recomputes spikes from ``h`` and walks time in
+per-step temporaries) and returns the charged membrane ``h`` (one T x N tensor) for backward;
+with no gradient needed it allocates none. Backward recomputes spikes from ``h`` and walks time in
 reverse with the surrogate gradient. The cupy kernel implements exactly this recurrence,
-fused; the forward keeps its operation order so spikes match bit for bit.
+fused; the forward keeps its operation order so spikes match bit for bit. These functions
+have no autograd: :mod:`snn_zoo.neurons.ops` registers them as the ``snn_zoo::multistep_*`` ops.
 """
 from __future__ import annotations
 
@@ -46,76 +47,94 @@ def membrane_after_spike(spec: NeuronSpec, h: torch.Tensor) -> torch.Tensor:
     return _reset_(spec, h, h >= spec.v_threshold, torch.empty_like(h))
 
 
-class MultiStepNeuronFunction(torch.autograd.Function):
-    """(x_seq [T, ...], v_init [...], k) -> (spikes [T, ...], v_last [...])."""
-
-    @staticmethod
-    def forward(ctx, x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor], spec: NeuronSpec):
-        decay = k.float() if k is not None else spec.k
-        save = ctx.needs_input_grad[0] or (k is not None and ctx.needs_input_grad[2])
-        fp32 = x_seq.dtype == torch.float32
-        v = v_init.float().clone()
-        s_seq = torch.empty_like(x_seq)
-        h_seq = torch.empty_like(x_seq) if save else None
-        h_buf = torch.empty_like(v)
-        spike = torch.empty(v.shape, dtype=torch.bool, device=v.device)
-        for t in range(x_seq.shape[0]):
-            x_t = x_seq[t] if fp32 else x_seq[t].float()
-            h = h_seq[t] if save and fp32 else h_buf  # fp32: charge straight into the saved tensor
-            _charge_(spec, v, x_t, decay, out=h)
-            if not fp32:  # round h to the storage dtype before firing, as the saved h will be
-                h.copy_(h.to(x_seq.dtype))
-                if save:
-                    h_seq[t].copy_(h)
-            torch.ge(h, spec.v_threshold, out=spike)
-            s_seq[t].copy_(spike)
-            _reset_(spec, h, spike, v)
-        ctx.spec = spec
-        if save:
-            ctx.save_for_backward(h_seq, v_init, k)
-        ctx.mark_non_differentiable(v)
-        return s_seq, v
-
-    @staticmethod
-    def backward(ctx, grad_s_seq: torch.Tensor, grad_v_last: Optional[torch.Tensor]):
-        # Reverse walk over time into per-call buffers of one step each: no allocation per step
-        # (large per-step temporaries cost more in page faults than in arithmetic on CPU).
-        h_seq, v_init, k = ctx.saved_tensors
-        spec: NeuronSpec = ctx.spec
-        sg_fn = get_surrogate(spec.surrogate).grad
-        decay = k.float() if k is not None else spec.k
-        vth, vr = spec.v_threshold, spec.reset_value
-        leak = 1.0 if spec.kind == "if" else 1.0 - decay  # dh_t / dv_{t-1}
-        scale_x = spec.kind != "if" and spec.decay_input  # dh_t / dx_t = k
-        grad_x = torch.empty_like(h_seq)
-        grad_v = torch.zeros_like(h_seq[0], dtype=torch.float32)
-        grad_h = torch.empty_like(grad_v)
-        dv_dh = torch.empty_like(grad_v)
-        not_spiked = torch.empty(grad_v.shape, dtype=torch.bool, device=grad_v.device)
-        grad_k = torch.zeros((), dtype=torch.float32, device=h_seq.device)
-        for t in range(h_seq.shape[0] - 1, -1, -1):
-            h = h_seq[t].float()
-            sg = sg_fn(h - vth, spec.alpha)
-            torch.lt(h, vth, out=not_spiked)
-            torch.mul(grad_s_seq[t], sg, out=grad_h)
-            if spec.hard_reset and spec.detach_reset:  # dv/dh = 1 - s
-                grad_h.add_(grad_v.masked_fill_(~not_spiked, 0.0))
-            elif spec.hard_reset:  # dv/dh = (1 - s) + (vr - h) * sg
-                torch.mul(h, -1.0, out=dv_dh).add_(vr)
-                grad_h.addcmul_(grad_v, dv_dh.mul_(sg).add_(not_spiked))
-            elif spec.detach_reset:  # dv/dh = 1
-                grad_h.add_(grad_v)
-            else:  # dv/dh = 1 - vth * sg
-                grad_h.addcmul_(grad_v, torch.mul(sg, -vth, out=dv_dh).add_(1.0))
-            if k is not None:
-                v_prev = v_init.float() if t == 0 else membrane_after_spike(spec, h_seq[t - 1].float())
-                dh_dk = (h - v_prev).div_(decay) if spec.decay_input else (v_prev - vr).neg_()
-                grad_k = grad_k + torch.dot(grad_h.flatten(), dh_dk.flatten())
-            torch.mul(grad_h, decay, out=grad_x[t]) if scale_x else grad_x[t].copy_(grad_h)
-            torch.mul(grad_h, leak, out=grad_v)
-        return grad_x, None, (grad_k.to(k.dtype) if k is not None else None), None
+def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor], spec: NeuronSpec,
+            save_h: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(spikes [T, ...], v_last [...] fp32, h [T, ...] or an empty tensor when ``save_h`` is False)."""
+    decay = k.float() if k is not None else spec.k
+    fp32 = x_seq.dtype == torch.float32
+    v = v_init.float().expand(x_seq.shape[1:]).clone(memory_format=torch.contiguous_format)
+    s_seq = torch.empty_like(x_seq)
+    h_seq = torch.empty_like(x_seq) if save_h else x_seq.new_empty((0,))
+    h_buf = torch.empty_like(v)
+    spike = torch.empty(v.shape, dtype=torch.bool, device=v.device)
+    for t in range(x_seq.shape[0]):
+        x_t = x_seq[t] if fp32 else x_seq[t].float()
+        h = h_seq[t] if save_h and fp32 else h_buf  # fp32: charge straight into the saved tensor
+        _charge_(spec, v, x_t, decay, out=h)
+        if not fp32:  # round h to the storage dtype before firing, as the saved h will be
+            h.copy_(h.to(x_seq.dtype))
+            if save_h:
+                h_seq[t].copy_(h)
+        torch.ge(h, spec.v_threshold, out=spike)
+        s_seq[t].copy_(spike)
+        _reset_(spec, h, spike, v)
+    return s_seq, v, h_seq
 
 
-def multistep_torch(x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor], spec: NeuronSpec):
-    """Run the neuron over all T steps with the torch kernel."""
-    return MultiStepNeuronFunction.apply(x_seq, v_init, k, spec)
+def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor],
+             spec: NeuronSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar) for the saved charged membrane ``h_seq``.
+
+    Reverse walk over time into per-call buffers of one step each: no allocation per step
+    (large per-step temporaries cost more in page faults than in arithmetic on CPU).
+    """
+    sg_fn = get_surrogate(spec.surrogate).grad
+    decay = k.float() if k is not None else spec.k
+    vth, vr = spec.v_threshold, spec.reset_value
+    leak = 1.0 if spec.kind == "if" else 1.0 - decay  # dh_t / dv_{t-1}
+    scale_x = spec.kind != "if" and spec.decay_input  # dh_t / dx_t = k
+    grad_x = torch.empty_like(h_seq)
+    grad_v = torch.zeros(h_seq.shape[1:], dtype=torch.float32, device=h_seq.device)
+    grad_h = torch.empty_like(grad_v)
+    dv_dh = torch.empty_like(grad_v)
+    not_spiked = torch.empty(grad_v.shape, dtype=torch.bool, device=grad_v.device)
+    grad_k = torch.zeros((), dtype=torch.float32, device=h_seq.device)
+    for t in range(h_seq.shape[0] - 1, -1, -1):
+        h = h_seq[t].float()
+        sg = sg_fn(h - vth, spec.alpha)
+        torch.lt(h, vth, out=not_spiked)
+        torch.mul(grad_s_seq[t], sg, out=grad_h)
+        if spec.hard_reset and spec.detach_reset:  # dv/dh = 1 - s
+            grad_h.add_(grad_v.masked_fill_(~not_spiked, 0.0))
+        elif spec.hard_reset:  # dv/dh = (1 - s) + (vr - h) * sg
+            torch.mul(h, -1.0, out=dv_dh).add_(vr)
+            grad_h.addcmul_(grad_v, dv_dh.mul_(sg).add_(not_spiked))
+        elif spec.detach_reset:  # dv/dh = 1
+            grad_h.add_(grad_v)
+        else:  # dv/dh = 1 - vth * sg
+            grad_h.addcmul_(grad_v, torch.mul(sg, -vth, out=dv_dh).add_(1.0))
+        if k is not None:
+            v_prev = v_init.float() if t == 0 else membrane_after_spike(spec, h_seq[t - 1].float())
+            dh_dk = (h - v_prev).div_(decay) if spec.decay_input else (v_prev - vr).neg_()
+            grad_k = grad_k + torch.dot(grad_h.flatten(), dh_dk.flatten())
+        torch.mul(grad_h, decay, out=grad_x[t]) if scale_x else grad_x[t].copy_(grad_h)
+        torch.mul(grad_h, leak, out=grad_v)
+    return grad_x, grad_k
+
+
+def forward_functional(x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor], spec: NeuronSpec
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forward as plain out-of-place ops (same values, same operation order as :func:`forward`).
+
+    Slower, but made only of standard ops: exporters that do not know the custom op (ONNX)
+    decompose it into this, unrolled over T. Returns (spikes, v_last, h).
+    """
+    decay = k.float() if k is not None else spec.k
+    vr = spec.reset_value
+    v = v_init.float().expand(x_seq.shape[1:])
+    spikes, hs = [], []
+    for t in range(x_seq.shape[0]):
+        x_t = x_seq[t].float()
+        leak = v if vr == 0.0 else v - vr
+        if spec.kind == "if":
+            h = v + x_t
+        elif spec.decay_input:
+            h = (x_t - leak) * decay + v
+        else:
+            h = (v - leak * decay) + x_t
+        h = h.to(x_seq.dtype).float()
+        s = h >= spec.v_threshold
+        spikes.append(s.to(x_seq.dtype))
+        hs.append(h.to(x_seq.dtype))
+        v = torch.where(s, torch.full_like(h, vr), h) if spec.hard_reset else h - s.float() * spec.v_threshold
+    return torch.stack(spikes), v, torch.stack(hs)

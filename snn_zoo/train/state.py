@@ -10,7 +10,8 @@ from typing import Optional
 
 from accelerate import Accelerator
 
-from ..hub.save import atomic_write_text
+from ..io import atomic_write_text
+from ..io.atomic import make_readable, no_space_error, replace_directory
 
 STATE_DIR = "state"
 META_FILE = "meta.json"
@@ -22,19 +23,21 @@ def save_run_state(accelerator: Accelerator, output: Path, meta: dict) -> None:
     Everything goes to ``state.tmp`` first; the old state is swapped out only when the new
     one is complete, so a kill at any moment leaves the last good epoch loadable.
     """
-    final, tmp, old = output / STATE_DIR, output / f"{STATE_DIR}.tmp", output / f"{STATE_DIR}.old"
+    final, tmp = output / STATE_DIR, output / f"{STATE_DIR}.tmp"
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        atomic_write_text(tmp / META_FILE, json.dumps(meta, indent=2))
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        accelerator.save_state(str(tmp))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            atomic_write_text(tmp / META_FILE, json.dumps(meta, indent=2))
+            make_readable(tmp)  # safetensors writes 0600 files; state files are ordinary outputs
+            replace_directory(tmp, final)  # final -> final.old, tmp -> final, drop final.old
+    except OSError as e:  # a full disk: say so, and that the previous state is intact
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise no_space_error(final, e) from e
     accelerator.wait_for_everyone()
 
 

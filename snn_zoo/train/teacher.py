@@ -1,15 +1,14 @@
 """Build the frozen ANN teacher: a zoo architecture's ANN twin, or any timm model."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Optional
 
 import timm
 import torch.nn as nn
-from safetensors.torch import load_file
 
+from ..distill import get_method
 from ..factory import create_model, is_model
+from ..io import CONFIG_NAME, CheckpointError, config_num_classes, find_checkpoint, load_weights, read_config
 from .recipe import Recipe
 
 
@@ -20,7 +19,7 @@ def teacher_arch(recipe: Recipe) -> str:
 
 def needs_training(recipe: Recipe) -> bool:
     """A teacher is trained first unless weights are given (checkpoint or hub-pretrained)."""
-    return recipe.method not in ("none", "noisy") and not recipe.teacher_checkpoint and not recipe.teacher_pretrained
+    return get_method(recipe.method).needs_teacher and not recipe.teacher_checkpoint and not recipe.teacher_pretrained
 
 
 def build_teacher(recipe: Recipe, num_classes: int, in_chans: int, checkpoint: Optional[str] = None) -> nn.Module:
@@ -41,23 +40,17 @@ def build_teacher(recipe: Recipe, num_classes: int, in_chans: int, checkpoint: O
         teacher = timm.create_model(arch, pretrained=recipe.teacher_pretrained and not checkpoint,
                                     in_chans=in_chans, **classes, **recipe.teacher_kwargs)
     if checkpoint:
-        path = Path(checkpoint)
-        weights = path / "model.safetensors" if path.is_dir() else path
-        if not weights.is_file():
-            raise FileNotFoundError(f"Teacher checkpoint {str(weights)!r} does not exist.")
-        config = weights.parent / "config.json"
-        saved_classes = json.loads(config.read_text()).get("num_classes") if config.is_file() else None
+        file = find_checkpoint(checkpoint, allow_pickle=True)  # .pth teachers go through the allowlisted reader
+        config_file = file.parent / CONFIG_NAME
+        saved_classes = config_num_classes(read_config(config_file)) if config_file.is_file() else None
         if saved_classes is not None and saved_classes != num_classes:
-            raise ValueError(f"Teacher checkpoint {str(path)!r} predicts {saved_classes} classes but the dataset "
-                             f"has {num_classes}; distil from a teacher trained on this dataset.")
-        try:
-            teacher.load_state_dict(load_file(str(weights)))
-        except RuntimeError as e:
-            raise ValueError(f"Teacher checkpoint {str(weights)!r} does not fit {arch!r} with {num_classes} "
-                             f"classes and {in_chans} input channels: {e}") from e
+            raise CheckpointError(f"Teacher checkpoint {str(checkpoint)!r} predicts {saved_classes} classes but the "
+                                  f"dataset has {num_classes}; distil from a teacher trained on this dataset.")
+        load_weights(teacher, file, allow_pickle=True,
+                     hint=f"The teacher is {arch!r} with {num_classes} classes and {in_chans} input channels.")
     if teacher.num_classes != num_classes:
         raise ValueError(
             f"Teacher {arch!r} predicts {teacher.num_classes} classes but the dataset has {num_classes}; "
-            f"give a teacher fine-tuned on this dataset with --teacher-checkpoint."
+            f"pass a checkpoint of a teacher fine-tuned on this dataset."
         )
     return teacher

@@ -61,7 +61,7 @@ def test_event_batches_reach_the_model_time_first():
     from snn_zoo.data import create_loader
 
     ds = TensorDataset(torch.rand(5, 4, 2, 3, 3), torch.zeros(5, dtype=torch.long))  # items [T=4, C, H, W]
-    evaluate(Probe(), DataLoader(ds, batch_size=5), progress=False)  # default collate: [B, T, ...]
+    evaluate(Probe(), DataLoader(ds, batch_size=5), progress=False, batch_first=True)  # default collate: [B, T, ...]
     evaluate(Probe(), create_loader(ds, batch_size=5, is_training=False), progress=False)  # zoo: [T, B, ...]
     evaluate(Probe(), DataLoader(ds, batch_size=4), progress=False, batch_first=True)  # T == B: say so
     assert seen == [(4, 5, 2, 3, 3)] * 2 + [(4, 4, 2, 3, 3), (4, 1, 2, 3, 3)]

@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 import snn_zoo
 from snn_zoo.eval.validate import (
-    ValidationError, expand_model_names, find_checkpoint_file, validate_model, validate_models, write_results,
+    CheckpointError, ValidationError, expand_model_names, validate_model, validate_models, write_results,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,13 +71,13 @@ def test_checkpoint_loading_and_errors(tmp_path):
     save_file({f"module.{k}": v.contiguous() for k, v in model.state_dict().items()}, str(run / "model.safetensors"))
     row = validate_model("spiking_cnn_tiny", checkpoint=run, energy=False, **FAST)
     assert row["top1"] == pytest.approx(100 * sum(1 for i in range(32) if _digits_label(i) == 3) / 32)
-    with pytest.raises(ValidationError, match="does not fit"):
+    with pytest.raises(CheckpointError, match="does not fit"):
         validate_model("spiking_cnn_small", checkpoint=run / "model.safetensors", energy=False, **FAST)
     (tmp_path / "w.pth").write_bytes(b"x")
-    with pytest.raises(ValidationError, match="safetensors"):
-        find_checkpoint_file(tmp_path / "w.pth")
-    with pytest.raises(ValidationError, match="no model.safetensors"):
-        find_checkpoint_file(tmp_path)
+    with pytest.raises(CheckpointError, match="is a pickle"):
+        validate_model("spiking_cnn_tiny", checkpoint=tmp_path / "w.pth", energy=False, **FAST)
+    with pytest.raises(CheckpointError, match="no model.safetensors"):
+        validate_model("spiking_cnn_tiny", checkpoint=tmp_path, energy=False, **FAST)
     with pytest.raises(ValidationError, match="Unknown dataset"):
         validate_model("spiking_cnn_tiny", **{**FAST, "dataset": "cifar11"})
 

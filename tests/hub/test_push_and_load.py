@@ -20,8 +20,13 @@ from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, metadata_load
 
 import snn_zoo
 from snn_zoo.hub import CheckpointError, push_to_hub, render_model_card, save_pretrained
-from snn_zoo.hub.save import PICKLE_SUFFIXES
-from snn_zoo.models._builder import add_pretrained_tag, remove_pretrained_tag, snn_cfg
+from snn_zoo.io import PICKLE_SUFFIXES
+from snn_zoo.models._builder import snn_cfg
+
+try:  # tests/hub may or may not be a package, depending on how the suite is laid out
+    from .registry_tags import add_pretrained_tag, remove_pretrained_tag
+except ImportError:
+    from registry_tags import add_pretrained_tag, remove_pretrained_tag
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TAG_NAME = "spiking_cnn_tiny.test_t2_digits"

@@ -1,4 +1,4 @@
-"""energy_report against hand-computed counts (FIELD_NOTES §6 conventions)."""
+"""energy_report against hand-computed counts (spikingjelly op_counter conventions, E_MAC 4.6 pJ / E_AC 0.9 pJ)."""
 import pytest
 import torch
 import torch.nn as nn

@@ -16,7 +16,8 @@ import torch
 from snn_zoo.neurons import IFNode, LIFNode, PLIFNode, cupy_available
 from snn_zoo.neurons.spec import NeuronSpec
 from snn_zoo.neurons.surrogates import SURROGATES
-from snn_zoo.neurons.torch_kernel import membrane_after_spike, multistep_torch
+from snn_zoo.neurons.ops import multistep_cupy, multistep_torch
+from snn_zoo.neurons.torch_kernel import membrane_after_spike
 
 try:  # the module itself needs no GPU; nvrtc only needs cupy importable
     import cupy  # noqa: F401
@@ -203,7 +204,7 @@ def test_cupy_matches_torch(variant):
             ws = [torch.tensor(-math.log(3.0 - 1.0) + 0.3, device="cuda", requires_grad=True) for _ in range(2)]
         w_ref, w_cupy = ws[0], ws[-1]
         s_ref, v_ref, g_ref = _run(multistep_torch, x, v0, w_ref, spec, grad_s)
-        s_cp, v_cp, g_cp = _run(cupy_kernel.multistep_cupy, x, v0, w_cupy, spec, grad_s)
+        s_cp, v_cp, g_cp = _run(multistep_cupy, x, v0, w_cupy, spec, grad_s)
         where = f"{variant.name} shape={shape} T={T} noncontig={noncontig}"
         assert s_cp.dtype == dtype and v_cp.dtype == torch.float32, where
         assert torch.equal(s_cp, s_ref), f"spikes differ: {where}"
@@ -260,7 +261,7 @@ def test_forward_saves_only_one_T_by_N_tensor():
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        spikes, _ = cupy_kernel.multistep_cupy(x, torch.zeros(1024, device="cuda"), None, NeuronSpec(kind="lif"))
+        spikes, _ = multistep_cupy(x, torch.zeros(1024, device="cuda"), None, NeuronSpec(kind="lif"))
     big = [t for t in saved if t.numel() >= x.numel()]
     assert len(big) == 1 and big[0].shape == x.shape and big[0].dtype == x.dtype
     assert sum(t.numel() * t.element_size() for t in saved) <= x.numel() * x.element_size()

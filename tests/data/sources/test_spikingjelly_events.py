@@ -65,7 +65,7 @@ def test_dvs128_gesture_uses_official_split(tmp_path):
     train = create_dataset("dvs128_gesture", data_dir=tmp_path, split="train", T=3)
     val = create_dataset("dvs128_gesture", data_dir=tmp_path, split="val", T=3)
     assert len(train) == 22 and len(val) == 11
-    x, y = train[0]
+    x, _ = train[0]
     assert x.shape == (3, 2, 128, 128) and x.sum() == 30
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import snn_zoo
-from snn_zoo.hub import atomic_write_bytes, atomic_write_text, save_pretrained
+from snn_zoo.io import atomic_write_bytes, atomic_write_text, save_pretrained
 
 
 def _tiny(seed: int = 0) -> torch.nn.Module:
@@ -50,7 +50,7 @@ def test_save_pretrained_overwrites_in_place(tmp_path: Path) -> None:
 
 
 def test_save_pretrained_failure_leaves_no_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import snn_zoo.hub.save as save_mod
+    import timm.models as save_mod
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
