@@ -3,14 +3,15 @@
 
 Compares, for IF/LIF/PLIF, T in {1, 2, 4, 8, 16} and fp32/fp16/bf16:
 
-* ``torch``  - snn_zoo's plain torch loop (``snn_zoo.neurons.torch_kernel``);
-* ``cupy``   - snn_zoo's fused cupy kernels (``snn_zoo.neurons.cupy_kernel``);
+* ``torch``  - snn_zoo's plain torch loop (``snn_zoo.neurons.torch_kernel`` through the custom op);
+* ``cupy``   - snn_zoo's fused cupy kernels (``snn_zoo.neurons.cupy_kernel`` through the custom op);
 * ``sj``     - spikingjelly 2.0's multi-step neuron on its default CUDA path. spikingjelly
   picks its implementation itself (prebuilt native CUDA ops if installed, else Triton, else
   torch; override with ``SJ_<NEURON>_CUDA_IMPLEMENTATION``). Its fused path needs an fp32
   membrane state, which its modules only keep for fp32 inputs, so by default the benchmark
   calls ``spikingjelly.activation_based.functional.<kind>_multi_step`` with an fp32 ``v``
-  (``--sj-api module`` times the ``IFNode``/``LIFNode``/``ParametricLIFNode`` modules instead).
+  (``--sj-api module`` times the ``IFNode``/``LIFNode``/``ParametricLIFNode`` modules instead;
+  both through ``snn_zoo.eval.sj_adapter.sj_multistep``).
 
 Also reported: the fraction of the memory-bandwidth floor the cupy kernels reach (bytes the
 fused kernels must move divided by the device's peak bandwidth) and the bytes per neuron
@@ -130,8 +131,9 @@ def saved_bytes(forward: Callable[[], object]) -> int:
 def make_impls(kind: str, dtype: torch.dtype, T: int, shape: list[int], device: torch.device, sj_api: str
                ) -> dict[str, tuple[Callable[[], torch.Tensor], list[torch.Tensor]]]:
     """name -> (forward() returning spikes, tensors to differentiate) on shared inputs."""
+    from snn_zoo.eval.sj_adapter import sj_multistep
+    from snn_zoo.neurons.ops import multistep_cupy, multistep_torch
     from snn_zoo.neurons.spec import NeuronSpec
-    from snn_zoo.neurons.torch_kernel import multistep_torch
 
     gen = torch.Generator(device=device).manual_seed(0)
     x = (torch.randn([T, *shape], generator=gen, device=device) + 0.5).to(dtype).requires_grad_(True)
@@ -145,43 +147,12 @@ def make_impls(kind: str, dtype: torch.dtype, T: int, shape: list[int], device: 
         return lambda: kernel(x, v0, w.sigmoid() if kind == "plif" else None, spec)[0]
 
     impls = {"torch": (ours(multistep_torch), inputs)}
-    try:
-        from snn_zoo.neurons.cupy_kernel import multistep_cupy
+    from snn_zoo.neurons import cupy_available
 
+    if cupy_available():
         impls["cupy"] = (ours(multistep_cupy), inputs)
-    except ImportError:
-        pass
-    impls["sj"] = _sj_forward(kind, x, v0, w, tau, sj_api)
+    impls["sj"] = sj_multistep(kind, x, v0, w, tau, sj_api)
     return impls
-
-
-def _sj_forward(kind: str, x: torch.Tensor, v0: torch.Tensor, w: torch.Tensor, tau: float, sj_api: str):
-    from spikingjelly.activation_based import functional as sjf
-    from spikingjelly.activation_based import neuron as sjn
-    from spikingjelly.activation_based import surrogate as sjs
-
-    sg = sjs.Sigmoid(alpha=4.0)
-    inputs = [x, w] if kind == "plif" else [x]
-    if sj_api == "functional":
-        if kind == "if":
-            return (lambda: sjf.if_multi_step(x, v0, 1.0, 0.0, sg, False)[0]), inputs
-        if kind == "lif":
-            return (lambda: sjf.lif_multi_step(x, v0, tau, True, 1.0, 0.0, sg, False)[0]), inputs
-        return (lambda: sjf.plif_multi_step(x, v0, w, True, 1.0, 0.0, sg, False)[0]), inputs
-    if kind == "if":
-        node = sjn.IFNode(surrogate_function=sg, step_mode="m")
-    elif kind == "lif":
-        node = sjn.LIFNode(tau=tau, surrogate_function=sg, step_mode="m")
-    else:
-        node = sjn.ParametricLIFNode(init_tau=tau, surrogate_function=sg, step_mode="m")
-        inputs = [x, node.w]  # the module's own parameter
-    node = node.to(x.device)
-
-    def run() -> torch.Tensor:
-        sjf.reset_net(node)
-        return node(x)
-
-    return run, inputs
 
 
 def measure(args: argparse.Namespace, device: torch.device) -> list[Row]:

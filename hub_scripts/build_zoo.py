@@ -21,7 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,22 +100,28 @@ def main() -> int:
             parser.error(f"no recipe named {missing} in {args.recipes}; available: {sorted(by_name)}")
         recipes = [by_name[n] for n in args.only]
     runs, checkpoints = Path(args.runs).resolve(), Path(args.checkpoints).resolve()
-    tasks = [(r, s) for r in recipes for s in args.seeds]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        done = list(pool.map(lambda t: run_one(t[0], t[1], runs, args.threads), tasks))
+    pending = {r.stem: len(args.seeds) for r in recipes}
+    finished: dict[str, list] = {r.stem: [] for r in recipes}
     ok = True
-    for recipe in recipes:
-        mine = [d for d in done if d[0] == recipe.stem]
-        failed = [seed for _, seed, code, _ in mine if code != 0]
-        if failed:
-            ok = False
-            print(f"FAILED {recipe.stem} seeds {failed} (see {runs / recipe.stem}/seed*.log); checkpoint left as it was")
-            continue
-        publish(recipe.stem, [out for *_, out in mine], checkpoints)
-        merged = json.loads((checkpoints / recipe.stem / "results.json").read_text())
-        print(f"ok     {recipe.stem}: top-1 {merged['top1_mean']:.2f} ± {merged['top1_std']:.2f} (seeds {merged['seeds']})")
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(run_one, r, s, runs, args.threads) for r in recipes for s in args.seeds]
+        for future in as_completed(futures):  # a recipe is published as soon as all its seeds are done
+            name, seed, code, out = future.result()
+            finished[name].append((seed, code, out))
+            pending[name] -= 1
+            if pending[name]:
+                continue
+            failed = [s for s, c, _ in finished[name] if c != 0]
+            if failed:
+                ok = False
+                print(f"FAILED {name} seeds {failed} (see {runs / name}/seed*.log); checkpoint left as it was",
+                      flush=True)
+                continue
+            publish(name, [o for *_, o in finished[name]], checkpoints)
+            merged = json.loads((checkpoints / name / "results.json").read_text())
+            print(f"ok     {name}: top-1 {merged['top1_mean']:.2f} ± {merged['top1_std']:.2f} "
+                  f"(seeds {merged['seeds']})", flush=True)
     return 0 if ok else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

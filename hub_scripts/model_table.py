@@ -4,7 +4,8 @@
     python hub_scripts/model_table.py --write README.md # replace the blocks between the markers
 
 The file given to ``--write`` must contain the marker lines of both blocks (``model-table`` and
-``ported-table``); everything between them is replaced, the rest of the file is kept byte for byte. Models are built on the meta device, so
+``ported-table``); everything between them is replaced, the rest of the file is kept byte for byte.
+Models are built on the meta device, so
 counting the parameters of even the largest costs no memory and no initialisation time.
 """
 from __future__ import annotations

@@ -20,19 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any
 
 try:
-    import snn_zoo  # noqa: F401
+    import snn_zoo
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import snn_zoo  # noqa: F401
+    import snn_zoo
 
 import torch
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tag", help="ported checkpoint name 'arch.tag', e.g. sew_resnet18.sew_in1k")
     parser.add_argument("checkpoint", type=Path, help="the authors' .pth / .pth.tar (or a .safetensors)")
@@ -48,8 +49,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure(model: torch.nn.Module, data_dir: Path, batch_size: int, max_batches: Optional[int], energy_samples: int,
-            workers: int, device: str) -> Dict[str, Any]:
+def measure(model: torch.nn.Module, data_dir: Path, batch_size: int, max_batches: int | None, energy_samples: int,
+            workers: int, device: str) -> dict[str, Any]:
     """Top-1/top-5 with the tag's eval transform, then firing rates / SOPs / energy on the first images."""
     from timm.data import create_transform, resolve_data_config
     from torchvision.datasets import ImageFolder
@@ -77,8 +78,8 @@ def measure(model: torch.nn.Module, data_dir: Path, batch_size: int, max_batches
     )
 
 
-def model_card(tag: str, info: Dict[str, Any], cfg: Dict[str, Any], model_args: Dict[str, Any], params: int,
-               checkpoint: str, measured: Optional[Dict[str, Any]]) -> str:
+def model_card(tag: str, info: dict[str, Any], cfg: dict[str, Any], model_args: dict[str, Any], params: int,
+               checkpoint: str, measured: dict[str, Any] | None) -> str:
     """The README.md of the Hub repo: where the weights come from, what the authors report, what we measured."""
     arch = tag.split(".")[0]
     lines = [
@@ -119,9 +120,9 @@ def model_card(tag: str, info: Dict[str, Any], cfg: Dict[str, Any], model_args: 
     return "\n".join(lines) + "\n"
 
 
-def port(tag: str, checkpoint: Path, output: Path, data_dir: Optional[Path] = None, batch_size: int = 64,
-         max_batches: Optional[int] = None, energy_samples: int = 16, workers: int = 4, device: str = "cpu",
-         model_kwargs: Optional[Dict[str, Any]] = None) -> Path:
+def port(tag: str, checkpoint: Path, output: Path, data_dir: Path | None = None, batch_size: int = 64,
+         max_batches: int | None = None, energy_samples: int = 16, workers: int = 4, device: str = "cpu",
+         model_kwargs: dict[str, Any] | None = None) -> Path:
     """Write the run folder for ``tag`` from the authors' ``checkpoint``; returns ``output``."""
     from timm.models import get_pretrained_cfg
 
@@ -161,7 +162,7 @@ def port(tag: str, checkpoint: Path, output: Path, data_dir: Optional[Path] = No
     return output
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from snn_zoo.io import CheckpointError
 

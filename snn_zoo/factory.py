@@ -8,7 +8,7 @@ import timm
 import torch.nn as nn
 from timm.models import split_model_name_tag
 
-from .io import preflight_hub, preflight_local
+from .io import CheckpointError, preflight_hub, preflight_local
 from .models import SNN_MODELS
 
 _PASS_THROUGH_PREFIXES = ("hf-hub:", "hf_hub:", "local-dir:")
@@ -72,4 +72,20 @@ def create_model(model_name: str, pretrained: bool = False, allow_pickle: bool =
     local_file = bool((kwargs.get("pretrained_cfg_overlay") or {}).get("file"))
     if (pretrained and not local_file) or model_name.startswith(_PASS_THROUGH_PREFIXES):
         _preflight(model_name, pretrained, allow_pickle)
-    return timm.create_model(model_name, pretrained=pretrained, **kwargs)
+    try:
+        return timm.create_model(model_name, pretrained=pretrained, **kwargs)
+    except RuntimeError as e:
+        if not (pretrained and model_name.startswith(_PASS_THROUGH_PREFIXES) and "state_dict" in str(e)):
+            raise
+        raise _mismatch_error(model_name, e) from e
+
+
+def _mismatch_error(model_name: str, error: RuntimeError) -> CheckpointError:
+    """timm's many-line load_state_dict error as one CheckpointError naming the checkpoint's config.json."""
+    prefix, _, rest = model_name.partition(":")
+    where = f"{rest}/config.json" if prefix == "local-dir" else f"config.json of Hub repo {rest!r}"
+    lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+    shown = "; ".join(lines[:3]) + (f"; ... ({len(lines)} problems in all)" if len(lines) > 3 else "")
+    return CheckpointError(f"The weights do not fit the architecture {where} describes: {shown}. The config.json "
+                           f"and model.safetensors come from different models; re-save them together with "
+                           f"snn_zoo.save_pretrained(model, dir).")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from itertools import islice, zip_longest
 from pathlib import Path
-from typing import Optional, Tuple, Union
 
 __all__ = ["GRAYSCALE_MODES", "native_input_size"]
 
@@ -23,7 +22,7 @@ def _sample_files(train_dir: Path, max_files: int) -> list:
     return list(islice(spread, max_files))
 
 
-def native_input_size(data_dir: Union[str, os.PathLike, None], max_files: int = 512) -> Optional[Tuple[int, int, int]]:
+def native_input_size(data_dir: str | os.PathLike | None, max_files: int = 512) -> tuple[int, int, int] | None:
     """``(C, H, W)`` shared by the images of ``data_dir/train`` (up to ``max_files`` of them, spread over the
     classes, headers only), or ``None`` when they differ in size, cannot be read or the folder is missing.
 

@@ -10,7 +10,7 @@ from .sakd import SAKD_WEIGHTS, StageFeatureKD, TransferReport, transfer_ann_wei
 
 __all__ = [
     "BKDLoss", "Distiller", "HeteroKDLoss", "METHODS", "METHOD_DEFAULTS", "METHOD_TABLE", "MethodSpec",
-    "NoisySingleStep", "ResizedInput", "SAKD_WEIGHTS", "SINGLE_STEP_NOISE_CARD", "SpikeRateRegularizer", "StageFeatureKD",
-    "TransferReport", "get_method", "hetero_kd_loss", "input_gain", "kd_loss", "noisy_single_step", "resize_to",
+    "NoisySingleStep", "ResizedInput", "SAKD_WEIGHTS", "SINGLE_STEP_NOISE_CARD", "SpikeRateRegularizer",
+    "StageFeatureKD", "TransferReport", "get_method", "hetero_kd_loss", "input_gain", "kd_loss", "noisy_single_step", "resize_to",
     "teacher_input", "to_multi_step", "transfer_ann_weights", "wsld_loss",
 ]

@@ -117,6 +117,17 @@ def _output_module(module: nn.Module) -> nn.Module:
     return module
 
 
+#: Module names of a stem that timm-style feature_info lists before the stages (ResNets: act1; ours: sn1, stem).
+_STEM_MODULES = ("stem", "sn1", "act1")
+
+
+def _stages(info: list[dict]) -> list[dict]:
+    """feature_info without a leading stem entry: SAKD distils the output of every *stage* (4 for ResNets)."""
+    if len(info) > 1 and info[0]["module"] in _STEM_MODULES:
+        return info[1:]
+    return info
+
+
 def _feature_info(model: nn.Module, role: str) -> list[dict]:
     info = getattr(model, "feature_info", None)
     if info is None:
@@ -186,7 +197,8 @@ class Distiller(nn.Module):
 
     # -- SAKD stage hooks ------------------------------------------------------------------------
     def _setup_stages(self, stage_pairs: Optional[Sequence[tuple[str, str]]]) -> None:
-        s_info, t_info = _feature_info(self.student, "student"), _feature_info(self.teacher, "teacher")
+        s_info = _stages(_feature_info(self.student, "student"))
+        t_info = _stages(_feature_info(self.teacher, "teacher"))
         s_chs = {i["module"]: i["num_chs"] for i in s_info}
         t_chs = {i["module"]: i["num_chs"] for i in t_info}
         if stage_pairs is None:
@@ -242,7 +254,6 @@ class Distiller(nn.Module):
                     yield p
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        w = self.weights
         self._stage_cache.clear()
         self._capturing = self.stage_kd is not None
         try:

@@ -1,15 +1,20 @@
-"""Throughput of zoo models (timm's benchmark.py, with time steps), spikingjelly parity, KD cost.
+"""Throughput and memory of zoo models (timm's benchmark.py, with time steps), and KD cost.
 
-* :func:`benchmark_model` / :func:`benchmark_models`: inference and/or training samples/s on
-  random input, for one model or several with their steps interleaved.
-* :func:`spikingjelly_equivalent`: the same architecture built from spikingjelly 2.0's model zoo
-  (same neuron, tau, surrogate, reset, stem, T), wrapped to our input/output contract, so
-  ``benchmark_model`` can time both in one process.
+* :func:`benchmark_model` / :func:`benchmark_models`: inference and/or training samples/s and the
+  peak memory of one training step on random input, for one model or several with their steps
+  interleaved; each model in a :class:`RunMode` (torch.compile, autocast dtype, channels-last,
+  gradient checkpointing).
+* :func:`relu_floor`: the same network with its neurons replaced by ReLU, run once on a T x B
+  batch: the convolution cost an SNN of that shape cannot beat on the hardware.
 * :func:`kd_overhead`: one training step with plain CE vs with ``snn_zoo.distill.Distiller``.
+
+spikingjelly 2.0's equivalents live in :mod:`snn_zoo.eval.sj_adapter`.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import gc
 import re
 import statistics
 import time
@@ -18,116 +23,43 @@ from typing import Any, Callable, Optional, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from spikingjelly.activation_based import functional
 
 from ..factory import create_model
-from ..layers import to_sequence
+from .sj_adapter import SpikingJellyModel, spikingjelly_equivalent
 
-__all__ = ["SpikingJellyModel", "benchmark_model", "benchmark_models", "kd_overhead", "spikingjelly_equivalent"]
+__all__ = [
+    "RunMode", "SpikingJellyModel", "benchmark_model", "benchmark_models", "kd_overhead", "peak_step_memory_mb",
+    "relu_floor", "spikingjelly_equivalent",
+]
 
-_SJ_NAME = re.compile(r"^(sew|spiking)_resnet(\d+)(_cifar)?$")
-_SJ_DEPTHS = {"sew": (18, 34, 50, 101, 152), "spiking": (18, 34, 50, 101, 152)}
 
+@dataclasses.dataclass(frozen=True)
+class RunMode:
+    """How a model runs in a benchmark.
 
-# -- spikingjelly's equivalent ----------------------------------------------------------------------------
-class SpikingJellyModel(nn.Module):
-    """A spikingjelly multi-step network behind snn_zoo's contract.
-
-    Input [B, C, H, W] (repeated T times, like ``SpikingModel.to_sequence``) or [T, B, C, H, W];
-    neuron state reset on every forward; returns the time-averaged logits [B, num_classes].
+    compile: ``torch.compile(model)`` (default Inductor settings; compile time is excluded: the
+    warm-up steps compile). amp_dtype: autocast dtype or None (fp32). channels_last: model and
+    input in channels-last layout. grad_checkpointing: '' (off), 'block' or 'packed' (per-block
+    checkpointing, packed: binary block inputs at 1 bit; zoo models only).
     """
 
-    def __init__(self, net: nn.Module, T: int, num_classes: int, in_chans: int):
-        super().__init__()
-        self.net = net
-        self.T = T
-        self.num_classes = num_classes
-        self.in_chans = in_chans
+    compile: bool = False
+    amp_dtype: Optional[torch.dtype] = None
+    channels_last: bool = False
+    grad_checkpointing: str = ""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        functional.reset_net(self.net)
-        return self.net(to_sequence(x, self.T)).mean(0)
-
-
-def _sj_neuron(neuron: str, tau: float, surrogate: str, v_threshold: float, v_reset: Optional[float],
-               detach_reset: bool, decay_input: bool) -> tuple[Callable, dict]:
-    """(spikingjelly neuron class, its kwargs) matching one of our neurons."""
-    from spikingjelly.activation_based import neuron as sj_neuron
-
-    from ..neurons import get_surrogate
-
-    sg = get_surrogate(surrogate)
-    common = dict(v_threshold=v_threshold, v_reset=v_reset, surrogate_function=sg.sj_class(alpha=sg.default_alpha),
-                  detach_reset=detach_reset, step_mode="m")
-    if neuron == "if":
-        return sj_neuron.IFNode, common
-    if neuron == "lif":
-        return sj_neuron.LIFNode, dict(common, tau=tau, decay_input=decay_input)
-    if neuron == "plif":
-        return sj_neuron.ParametricLIFNode, dict(common, init_tau=tau, decay_input=decay_input)
-    raise ValueError(f"spikingjelly has no equivalent for neuron={neuron!r}; use 'if', 'lif' or 'plif'.")
+    @property
+    def label(self) -> str:
+        parts = ["compile" if self.compile else "eager", str(self.amp_dtype).replace("torch.", "") if self.amp_dtype
+                 else "fp32"]
+        if self.channels_last:
+            parts.append("channels_last")
+        if self.grad_checkpointing:
+            parts.append(f"ckpt-{self.grad_checkpointing}")
+        return "+".join(parts)
 
 
-def spikingjelly_equivalent(
-    model_name: str,
-    T: int = 4,
-    neuron: str = "lif",
-    tau: float = 2.0,
-    surrogate: str = "sigmoid",
-    v_threshold: float = 1.0,
-    v_reset: Optional[float] = 0.0,
-    detach_reset: bool = False,
-    decay_input: bool = True,
-    num_classes: Optional[int] = None,
-    in_chans: int = 3,
-    connect: str = "ADD",
-    **unused: Any,
-) -> SpikingJellyModel:
-    """spikingjelly 2.0's build of ``model_name`` with the same SNN settings as ours.
-
-    Supported: ``sew_resnet{18,34,50,101,152}[_cifar]`` (``spikingjelly...model.sew_resnet``,
-    ``cnf=connect``) and ``spiking_resnet{18,34,50,101,152}[_cifar]`` (``...model.spiking_resnet``).
-    Neurons: spikingjelly's IFNode / LIFNode / ParametricLIFNode with the same tau, threshold,
-    reset, surrogate (class and alpha), detach_reset and decay_input, ``step_mode='m'``
-    everywhere (``functional.set_step_mode``). spikingjelly's ResNets have only the ImageNet
-    stem with 3 input channels: for ``_cifar`` names conv1 becomes a 3x3/1 conv and the max-pool
-    an identity, exactly like ours; another ``in_chans`` replaces conv1 likewise.
-    ``num_classes`` defaults to the model's pretrained cfg (10 for CIFAR names, else 1000).
-    Note: spikingjelly's Bottleneck computes IAND with its arguments reversed relative to the SEW
-    paper (arXiv:2102.04159);
-    timing is unaffected, outputs differ for ``connect='IAND'`` with depth >= 50.
-    """
-    from spikingjelly.activation_based import layer as sj_layer
-    from spikingjelly.activation_based.model import sew_resnet as sj_sew
-    from spikingjelly.activation_based.model import spiking_resnet as sj_spiking
-
-    m = _SJ_NAME.match(model_name.split(".")[0])
-    if m is None or int(m.group(2)) not in _SJ_DEPTHS[m.group(1)]:
-        raise NotImplementedError(
-            f"No spikingjelly equivalent for {model_name!r}; supported: sew_resnet{{18,34,50,101,152}}[_cifar], "
-            f"spiking_resnet{{18,34,50,101,152}}[_cifar]."
-        )
-    family, depth, cifar = m.group(1), int(m.group(2)), bool(m.group(3))
-    if num_classes is None:
-        num_classes = 10 if cifar else 1000
-    cls, neuron_kwargs = _sj_neuron(neuron, tau, surrogate, v_threshold, v_reset, detach_reset, decay_input)
-    if family == "sew":
-        net = getattr(sj_sew, f"sew_resnet{depth}")(cnf=connect, spiking_neuron=cls, num_classes=num_classes,
-                                                     **neuron_kwargs)
-    else:
-        net = getattr(sj_spiking, f"spiking_resnet{depth}")(spiking_neuron=cls, num_classes=num_classes,
-                                                            **neuron_kwargs)
-    if cifar or in_chans != 3:
-        k, s, p = (3, 1, 1) if cifar else (7, 2, 3)
-        net.conv1 = sj_layer.Conv2d(in_chans, net.conv1.out_channels, k, stride=s, padding=p, bias=False)
-        nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
-        if cifar:
-            net.maxpool = nn.Identity()
-    functional.set_step_mode(net, "m")
-    return SpikingJellyModel(net, T=T, num_classes=num_classes, in_chans=in_chans)
-
-
-# -- timing -----------------------------------------------------------------------------------------------
+# -- timing and memory ------------------------------------------------------------------------------------
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -161,6 +93,40 @@ def _timing(prefix: str, batch_size: int, times: list[float]) -> dict[str, float
             f"{prefix}_step_time_ms_min": 1e3 * min(times)}
 
 
+def _proc_status_kb(key: str) -> int:
+    match = re.search(rf"^{key}:\s+(\d+) kB", open("/proc/self/status").read(), re.MULTILINE)
+    if match is None:
+        raise OSError(f"{key} missing from /proc/self/status")
+    return int(match.group(1))
+
+
+def peak_step_memory_mb(step: Callable[[], Any], device: torch.device) -> Optional[float]:
+    """Memory one call of ``step`` needs above what was live before it, in MiB.
+
+    CUDA: ``max_memory_allocated`` minus ``memory_allocated`` before. CPU (Linux): the process's
+    peak resident set (VmHWM, reset through /proc/self/clear_refs) minus its resident set before;
+    large tensors are mmapped and returned at free, so this tracks tensor memory. None where
+    neither is available.
+    """
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        step()
+        torch.cuda.synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM to the current RSS
+        base = _proc_status_kb("VmRSS")
+        step()
+        return (_proc_status_kb("VmHWM") - base) / 1024
+    except OSError:
+        return None
+
+
+# -- building -----------------------------------------------------------------------------------------------
 def _resolve_device(device: Union[str, torch.device]) -> torch.device:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -188,23 +154,49 @@ def _input_shape(net: nn.Module, batch_size: int, img_size: Optional[int], in_ch
     return (batch_size, c, h, w)
 
 
-def _make_steps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, amp_dtype: Optional[torch.dtype]
+def relu_floor(model_name: str, T: Optional[int] = None, **model_kwargs: Any) -> tuple[nn.Module, int]:
+    """(the ReLU twin of ``model_name``, the time steps T its SNN runs): feed it a T x B batch.
+
+    Same layers and weights shapes with every neuron replaced by ReLU (``neuron='relu'``, which
+    runs each input once); on a batch of T * B images it does the convolutions the SNN does on
+    B images over T steps, without the neuron recurrence.
+    """
+    snn = create_model(model_name, **({"T": T} if T is not None else {}), **model_kwargs)
+    return create_model(model_name, **{**model_kwargs, "neuron": "relu"}), int(snn.T)
+
+
+def _prepare(net: nn.Module, mode: RunMode) -> tuple[nn.Module, Callable]:
+    """Apply ``mode`` to ``net``: returns (the module to call, the module whose parameters train)."""
+    if mode.grad_checkpointing:
+        if not hasattr(net, "set_grad_checkpointing"):
+            raise ValueError(f"{type(net).__name__} has no set_grad_checkpointing; run it without checkpointing.")
+        net.set_grad_checkpointing(True, pack_spikes=mode.grad_checkpointing == "packed")
+    if mode.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    return (torch.compile(net) if mode.compile else net), net
+
+
+def _make_steps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: RunMode
                 ) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(inference step, training step) of ``net`` on the fixed batch ``(x, y)``."""
+    """(inference step, training step) of ``net`` on the fixed batch ``(x, y)`` in ``mode``."""
+    run, params_of = _prepare(net, mode)
+    if mode.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+
     def autocast():
-        return (torch.autocast(device_type=x.device.type, dtype=amp_dtype) if amp_dtype is not None
+        return (torch.autocast(device_type=x.device.type, dtype=mode.amp_dtype) if mode.amp_dtype is not None
                 else contextlib.nullcontext())
 
-    opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
+    opt = torch.optim.SGD(params_of.parameters(), lr=1e-4, momentum=0.9)
 
     def infer_step() -> None:
         with torch.no_grad(), autocast():
-            net(x)
+            run(x)
 
     def train_step() -> None:
         opt.zero_grad(set_to_none=True)
         with autocast():
-            loss = F.cross_entropy(net(x).float(), y)
+            loss = F.cross_entropy(run(x).float(), y)
         loss.backward()
         opt.step()
 
@@ -227,12 +219,17 @@ def benchmark_models(
     amp_dtype: Optional[torch.dtype] = None,
     model_kwargs: Optional[dict] = None,
     seed: int = 0,
+    modes: Optional[dict[str, RunMode]] = None,
+    batch_sizes: Optional[dict[str, int]] = None,
+    measure_memory: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """:func:`benchmark_model` for several models at once, their steps interleaved.
 
     ``models`` maps a label to an snn_zoo name or a module; all get the same input batch (its
-    shape from the first model's cfg unless ``img_size``/``in_chans`` are given). Returns
-    ``{label: result}`` with the keys of :func:`benchmark_model`.
+    shape from the first model's cfg unless ``img_size``/``in_chans`` are given). ``modes`` gives
+    a :class:`RunMode` per label (default: ``RunMode(amp_dtype=amp_dtype)`` for all);
+    ``batch_sizes`` another batch size per label (``--floor`` runs its ReLU twin on T x B).
+    Returns ``{label: result}`` with the keys of :func:`benchmark_model`.
     """
     if not (train or infer):
         raise ValueError("Nothing to benchmark: enable train and/or infer.")
@@ -240,6 +237,9 @@ def benchmark_models(
         raise ValueError("benchmark_models got no models.")
     if batch_size < 1 or num_bench_iter < 1 or num_warm_iter < 0:
         raise ValueError("batch_size and num_bench_iter must be >= 1, num_warm_iter >= 0.")
+    modes = dict(modes or {})
+    if any(m.compile for m in modes.values()) and num_warm_iter < 1:
+        raise ValueError("compiled runs need num_warm_iter >= 1 (the first step compiles).")
     dev = _resolve_device(device)
     torch.manual_seed(seed)
     nets = {}
@@ -248,25 +248,32 @@ def benchmark_models(
         nets[label] = (net.to(dev), name)
     first = next(iter(nets.values()))[0]
     shape = _input_shape(first, batch_size, img_size, in_chans)
-    x = torch.randn(shape, device=dev)
     n_cls = getattr(first, "num_classes", None) or 1000
-    y = torch.randint(0, n_cls, (batch_size,), device=dev)
     results: dict[str, dict[str, Any]] = {}
     steps = {}
     for label, (net, name) in nets.items():
+        mode = modes.get(label, RunMode(amp_dtype=amp_dtype))
+        b = (batch_sizes or {}).get(label, batch_size)
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randn((b, *shape[1:]), generator=gen).to(dev)
+        y = torch.randint(0, n_cls, (b,), generator=gen).to(dev)
         results[label] = dict(
-            model=name, T=int(getattr(net, "T", 1) or 1), batch_size=batch_size, img_size=shape[-1],
-            device=str(dev), neuron=getattr(net, "neuron", neuron), param_count=sum(p.numel() for p in net.parameters()),
+            model=name, T=int(getattr(net, "T", 1) or 1), batch_size=b, img_size=shape[-1], device=str(dev),
+            neuron=getattr(net, "neuron", neuron), param_count=sum(p.numel() for p in net.parameters()),
+            mode=mode.label,
         )
-        steps[label] = _make_steps(net, x, y, amp_dtype)
-    for mode, on, index, train_mode in (("infer", infer, 0, False), ("train", train, 1, True)):
+        steps[label] = _make_steps(net, x, y, mode)
+    for mode_name, on, index, train_mode in (("infer", infer, 0, False), ("train", train, 1, True)):
         if not on:
             continue
         for net, _ in nets.values():
             net.train(train_mode)
         times = _interleaved({label: st[index] for label, st in steps.items()}, num_warm_iter, num_bench_iter, dev)
         for label, ts in times.items():
-            results[label].update(_timing(mode, batch_size, ts))
+            results[label].update(_timing(mode_name, results[label]["batch_size"], ts))
+        if measure_memory:
+            for label, st in steps.items():  # one step each, alone, after the warm-up
+                results[label][f"{mode_name}_peak_mem_mb"] = peak_step_memory_mb(st[index], dev)
     return results
 
 
@@ -275,12 +282,17 @@ def benchmark_model(model: Union[str, nn.Module], **kwargs: Any) -> dict[str, An
 
     ``model`` is an snn_zoo name (built with ``T``, ``neuron``, ``num_classes``, ``in_chans``) or a
     module (e.g. :func:`spikingjelly_equivalent`); ``kwargs`` are those of :func:`benchmark_models`
-    (T, batch_size, img_size, device, neuron, num_warm_iter, num_bench_iter, train, infer, ...).
+    (T, batch_size, img_size, device, neuron, num_warm_iter, num_bench_iter, train, infer, ...;
+    ``mode=RunMode(...)`` for compile / autocast / channels-last / checkpointing).
     Input is a random static batch [batch_size, C, img_size, img_size] (direct encoding).
-    Returns ``model, T, batch_size, img_size, device, neuron, param_count`` and for each mode run
-    ``{infer,train}_samples_per_sec`` (images/s from the mean step time, as timm reports it),
-    ``{infer,train}_step_time_ms`` (mean) and ``..._median`` / ``..._min``.
+    Returns ``model, T, batch_size, img_size, device, neuron, param_count, mode`` and for each mode
+    run ``{infer,train}_samples_per_sec`` (images/s from the mean step time, as timm reports it),
+    ``{infer,train}_step_time_ms`` (mean) and ``..._median`` / ``..._min``, and
+    ``{infer,train}_peak_mem_mb`` (:func:`peak_step_memory_mb` of one step).
     """
+    mode = kwargs.pop("mode", None)
+    if mode is not None:
+        kwargs["modes"] = {"model": mode}
     return benchmark_models({"model": model}, **kwargs)["model"]
 
 

@@ -116,13 +116,6 @@ class SpikingModel(nn.Module):
                 f"Input of {x.shape[-2]}x{x.shape[-1]} pixels is smaller than {type(self).__name__}'s minimum "
                 f"{self.min_input_size}x{self.min_input_size}; resize the images (e.g. --img-size {self.min_input_size})."
             )
-        # Not while compiling / exporting: a data-dependent branch cannot be part of one graph.
-        if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
-            bad = int((~torch.isfinite(x)).sum())
-            raise ValueError(
-                f"Input has {bad} NaN/inf value(s): a spiking neuron never fires on NaN, so the logits would look "
-                f"valid but mean nothing. Clean or clamp the data (torch.nan_to_num) first."
-            )
         return x
 
     def _check_input_tensor(self, x) -> None:
@@ -137,6 +130,14 @@ class SpikingModel(nn.Module):
         if param is not None and x.dtype != param.dtype and not torch.is_autocast_enabled(x.device.type):
             raise TypeError(f"{type(self).__name__} has {param.dtype} weights but got {x.dtype} input; convert with "
                             f"x.to({param.dtype}) (or the model with model.to({x.dtype})).")
+        # On the input itself (before a static image is repeated T times). Not while compiling / exporting:
+        # a data-dependent branch cannot be part of one graph.
+        if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
+            bad = int((~torch.isfinite(x)).sum())
+            raise ValueError(
+                f"Input has {bad} NaN/inf value(s): a spiking neuron never fires on NaN, so the logits would look "
+                f"valid but mean nothing. Clean or clamp the data (torch.nan_to_num) first."
+            )
 
     # -- timm contract -------------------------------------------------------------------------
     def feature_stages(self) -> list[list[Block]]:

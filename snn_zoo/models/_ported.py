@@ -10,21 +10,28 @@ the checkpoint's family / size and the model's.
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
 
 from ..io import CheckpointError
 
-StateDict = Dict[str, torch.Tensor]
-Rule = Tuple[str, str]  # (regex on the full key, replacement)
+StateDict = dict[str, torch.Tensor]
+Rule = tuple[str, str]  # (regex on the full key, replacement)
 
 # Official layouts, recognised by keys only they have (for errors that name what a file is).
-_SIGNATURES: Sequence[Tuple[str, Callable[[Mapping[str, torch.Tensor]], bool]]] = (
+_SIGNATURES: Sequence[tuple[str, Callable[[Mapping[str, torch.Tensor]], bool]]] = (
     ("Spikformer (official CML tokenizer, BKDSNN)", lambda sd: "patch_embed.block1_conv.weight" in sd
      and "patch_embed.rpe_conv.weight" in sd),
+    ("Spike-driven Transformer (official)", lambda sd: any(k.endswith("attn.talking_heads.weight") for k in sd)),
+    ("Spike-driven Transformer (snn_zoo)", lambda sd: "patch_embed.rpe_conv.weight" in sd
+     and "patch_embed.stages.3.conv.weight" in sd),
     ("Spikformer (official)", lambda sd: "patch_embed.rpe_conv.weight" in sd),
+    ("QKFormer (official)", lambda sd: "patch_embed1.proj_res_conv.weight" in sd),
+    ("QKFormer (snn_zoo)", lambda sd: "patch_embeds.0.shortcut.conv.weight" in sd),
+    ("Meta-SpikeFormer (official)", lambda sd: "downsample1_1.encode_conv.weight" in sd),
+    ("Meta-SpikeFormer (snn_zoo)", lambda sd: "stages.0.downsample.conv.weight" in sd),
     ("Spikformer (snn_zoo)", lambda sd: "patch_embed.rpe.conv.weight" in sd),
     ("Spikingformer (official CIFAR)", lambda sd: "patch_embed.block0_conv.weight" in sd),
     ("Spikingformer / Spikingformer-CML (official)", lambda sd: "patch_embed.proj4_conv.weight" in sd),
@@ -35,7 +42,7 @@ _SIGNATURES: Sequence[Tuple[str, Callable[[Mapping[str, torch.Tensor]], bool]]] 
     ("Spiking-ResNet (official, old spikingjelly keys)", lambda sd: any(".downsample.module." in k for k in sd)),
     ("SEW / Spiking ResNet (old spikingjelly keys)", lambda sd: any(re.search(r"\.conv\d\.module\.", k) for k in sd)),
     ("SEW / Spiking ResNet (torchvision keys)", lambda sd: "layer1.0.conv1.weight" in sd),
-    ("QKFormer / Spike-driven Transformer / other", lambda sd: True),
+    ("a layout not recognised here", lambda sd: True),
 )
 
 
@@ -104,7 +111,7 @@ def match_conv_shapes(state: StateDict, model_state: Mapping[str, torch.Tensor])
     return state
 
 
-def _pretrained_mismatch_ok(model: nn.Module) -> Tuple[set, set]:
+def _pretrained_mismatch_ok(model: nn.Module) -> tuple[set, set]:
     """Keys timm itself adapts after the filter: the classifier when the model's class count differs
     from the pretrained cfg's (timm drops it), the first conv when in_chans differs (timm adapts it)."""
     cfg = getattr(model, "pretrained_cfg", None) or {}
@@ -157,7 +164,7 @@ def validate(state: StateDict, model: nn.Module, source: Mapping[str, torch.Tens
 
 
 def port_state_dict(state: Mapping[str, torch.Tensor], model: nn.Module, rules: Iterable[Rule] = (),
-                    training_only: Iterable[str] = (), arch: Optional[str] = None) -> StateDict:
+                    training_only: Iterable[str] = (), arch: str | None = None) -> StateDict:
     """Rename, drop training-only keys, reshape Linear/Conv1d weights, fold pre-BN conv biases,
     then :func:`validate`. A checkpoint already in our layout passes through unchanged."""
     arch = arch or getattr(model, "pretrained_cfg", {}).get("architecture") or type(model).__name__
@@ -169,13 +176,13 @@ def port_state_dict(state: Mapping[str, torch.Tensor], model: nn.Module, rules: 
 
 # -- ported tags --------------------------------------------------------------------------------------
 #: 'arch.tag' -> what the authors released and reported, for READMEs, cards and hub_scripts/port_official.py.
-PORTED: Dict[str, Dict[str, object]] = {}
+PORTED: dict[str, dict[str, object]] = {}
 PORTED_STATUS = "ported from the authors — reported accuracy; upload and re-validation pending"
 
 
 def ported_cfg(name: str, *, repo: str, origin_url: str, top1: float, dataset: str, license: str,
                source_license: str, snn_args: Mapping[str, object], reported_in: str, paper_ids=(),
-               **cfg) -> Dict[str, object]:
+               **cfg) -> dict[str, object]:
     """Cfg of an official checkpoint ported to snn_zoo ('arch.tag').
 
     ``hf_hub_id`` is ``snn-zoo/arch.tag`` (where :mod:`hub_scripts.port_official` output is pushed);
@@ -194,11 +201,22 @@ def ported_cfg(name: str, *, repo: str, origin_url: str, top1: float, dataset: s
                    notes=notes, snn_args=dict(snn_args), **cfg)
 
 
-def ported_weights() -> Dict[str, Dict[str, object]]:
+def ported_weights() -> dict[str, dict[str, object]]:
     """Every ported official checkpoint: 'arch.tag' -> repo, origin_url, top1, dataset, license,
     source_license, reported_in, snn_args."""
     return {name: dict(info) for name, info in PORTED.items()}
 
 
-__all__ = ["PORTED_STATUS", "ported_cfg", "ported_weights", "describe_layout", "describe_size", "drop", "fold_conv_bias_into_bn", "match_conv_shapes",
-           "port_state_dict", "rename", "validate"]
+__all__ = [
+    "PORTED_STATUS",
+    "describe_layout",
+    "describe_size",
+    "drop",
+    "fold_conv_bias_into_bn",
+    "match_conv_shapes",
+    "port_state_dict",
+    "ported_cfg",
+    "ported_weights",
+    "rename",
+    "validate",
+]

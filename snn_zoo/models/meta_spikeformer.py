@@ -19,9 +19,9 @@ the official code (BICLab/Spike-Driven-Transformer-V2, ``classification/models.p
 * Head: mean over tokens -> spike -> Linear, averaged over time; the distilled checkpoints add a
   second Linear (``head_kd``) and average the two heads' logits at inference.
 
-The neuron of this release is binary (LIF, tau 2, detached hard reset, threshold 1; attention
-neuron threshold 0.5). The multi-level integer spikes of later BICLab work are not part of this
-architecture's published code, so they are not modelled here.
+The neuron is binary everywhere in the repository's classification code (commit 35f245f): LIF,
+tau 2, detached hard reset, threshold 1 (attention neuron 0.5). Integer-valued (multi-level) spikes
+are not part of that code, so they are not modelled here; ``neuron`` selects any zoo neuron.
 
 Parameter counts (1000 classes, one head): 15m 15.11M, 31m 31.33M, 55m 55.35M (paper: 15.1 / 31.3 /
 55.4M). 31m and 55m are the official ``metaspikformer_8_384`` / ``metaspikformer_8_512`` (the authors'
@@ -31,16 +31,19 @@ and matches no published size).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.models import get_pretrained_cfg
 
+from ..io import CheckpointError
 from ..layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d
 from ._base import SpikingModel
-from ._ported import port_state_dict
 from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
+from ._ported import port_state_dict, ported_cfg
 from .spikformer import ATTN_SCALE, ATTN_THRESHOLD
 
 __all__ = ["MetaSpikeFormer", "checkpoint_filter_fn"]
@@ -219,7 +222,8 @@ class MetaSpikeFormer(SpikingModel):
     ):
         super().__init__(in_chans=in_chans, num_classes=num_classes, **snn_kwargs)
         if len(embed_dims) != 4 or len(depths) != 5:
-            raise ValueError(f"embed_dims needs 4 widths and depths 5 stage sizes, got {list(embed_dims)}, {list(depths)}.")
+            raise ValueError(f"embed_dims needs 4 widths and depths 5 stage sizes, got {list(embed_dims)} and "
+                             f"{list(depths)}.")
         c0, c1, c2, c3 = embed_dims
         mk = self.make_neuron
         widths = (c0 // 2, c0, c1, c2, c3)
@@ -247,11 +251,9 @@ class MetaSpikeFormer(SpikingModel):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
 
-    def forward_features_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """[T, B, C, H, W] -> last stage's pre-activations [T, B, c3, H / 16, W / 16]."""
-        for stage in self.stages:
-            x_seq = stage.blocks(stage.downsample(x_seq))
-        return x_seq
+    def feature_stages(self) -> list:
+        """Five stages (down-sampling + blocks); features are pre-activation maps [T, B, C_i, H_i, W_i]."""
+        return [[stage.downsample, *stage.blocks] for stage in self.stages]
 
     def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.head_sn(x_seq.mean(dim=(-2, -1)))
@@ -284,19 +286,23 @@ _RULES = [
 ]
 
 
-def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: MetaSpikeFormer) -> Dict[str, torch.Tensor]:
+def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: MetaSpikeFormer) -> dict[str, torch.Tensor]:
     """Map an official Meta-SpikeFormer state dict (``checkpoint['model']``) onto :class:`MetaSpikeFormer`.
 
     Official layout: ``downsample{1_1,1_2,2,3,4}.encode_{conv,bn}``, ``ConvBlock{1_1,1_2,2_1,2_2}.0.*``
     (``Conv.*`` = the separable conv), ``block{3,4}.N.attn.{q,k,v,proj}_conv.{0.body.*, 1}`` (RepConv +
     BN), ``.mlp.fc{1,2}_{conv,bn}``, ``head`` and, in distilled checkpoints, ``head_kd``.
     """
+    has_kd = any(k.startswith("head_kd.") for k in state_dict)
+    if has_kd != (getattr(model, "head_kd", None) is not None):
+        raise CheckpointError(
+            f"The checkpoint {'has' if has_kd else 'has no'} distillation head (head_kd) but the model was built with "
+            f"distilled={not has_kd}; build it with distilled={has_kd}. Nothing was loaded.")
     return port_state_dict(state_dict, model, _RULES)
 
 
 # -- registry --------------------------------------------------------------------------------------
 _PAPER = "arXiv:2404.03663"
-_ORIGIN = "https://github.com/BICLab/Spike-Driven-Transformer-V2"
 # Official eval (util/datasets.py): resize to 256, center crop 224, bicubic. The repo states no license.
 _CFG = dict(first_conv="stages.0.downsample.conv", classifier="head", paper_ids=_PAPER, license="other",
             crop_pct=0.875, interpolation="bicubic")
@@ -305,18 +311,27 @@ _OFFICIAL_SNN = dict(T=4, neuron="lif", tau=2.0, v_threshold=1.0, v_reset=0.0, d
 default_cfgs = generate_snn_default_cfgs({
     "meta_spikeformer_15m": snn_cfg(**_CFG),
     "meta_spikeformer_31m": snn_cfg(**_CFG),
-    "meta_spikeformer_55m.official_kd_in1k": snn_cfg(
-        hf_hub_id="snn-zoo/meta_spikeformer_55m.official_kd_in1k", origin_url=_ORIGIN,
-        snn_args=dict(_OFFICIAL_SNN), notes="Ported from the authors' release (T=4, distilled from CAFormer-B36, "
-        "two heads averaged); reported top-1 80.00 %. Upload and re-validation pending.", **_CFG),
+    "meta_spikeformer_55m": snn_cfg(**_CFG),
+    "meta_spikeformer_55m.official_kd_in1k": ported_cfg(
+        "meta_spikeformer_55m.official_kd_in1k", repo="BICLab/Spike-Driven-Transformer-V2",
+        origin_url="https://drive.google.com/drive/folders/12JcIRG8BF6JcgPsXIetSS14udtHXeSSx", top1=80.0,
+        dataset="ImageNet-1k", reported_in="Spike-Driven-Transformer-V2 README and paper (55M, T=4, distilled)",
+        source_license="none stated", snn_args=_OFFICIAL_SNN, **_CFG),
 })
 
 
-def _create(variant: str, pretrained: bool, model_args: Dict[str, Any], **kwargs) -> MetaSpikeFormer:
+def _create(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs) -> MetaSpikeFormer:
     """Build ``variant`` from its ``model_args``; user kwargs win (timm style)."""
     kwargs = dict(model_args, **kwargs)
     kwargs.setdefault("detach_reset", True)  # official LIF: tau 2, hard reset, detached reset
-    if str(kwargs.get("pretrained_cfg", "")).startswith("official_kd"):
+    # The distilled release has two heads. A tag names it; so does the arch's default tag when its
+    # weights are loaded (pretrained=True without a local file). With a local file, pass `distilled`
+    # to match it (the filter names the mismatch).
+    tag = kwargs.get("pretrained_cfg")
+    own_file = "file" in (kwargs.get("pretrained_cfg_overlay") or {})
+    if pretrained and not own_file and not isinstance(tag, str):
+        tag = getattr(get_pretrained_cfg(variant), "tag", None)
+    if isinstance(tag, str) and tag.startswith("official_kd"):
         kwargs.setdefault("distilled", True)
     return build_snn_model(MetaSpikeFormer, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **kwargs)
 

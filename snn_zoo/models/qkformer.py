@@ -18,15 +18,16 @@ CIFAR 4-384 6.74M (100 classes; 6.71M with 10).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
 
-from ..layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvBnSpike, MaxPool2d
+from ..layers import BatchNorm1d, Conv1d, ConvBnSpike, MaxPool2d
 from ._base import SpikingModel
-from ._ported import port_state_dict
-from ._builder import build_snn_model, generate_snn_default_cfgs, merge_model_args, register_snn_model, snn_cfg
+from ._builder import build_snn_model, generate_snn_default_cfgs, merge_model_args, register_snn_model
+from ._ported import port_state_dict, ported_cfg
 from .spikformer import ATTN_THRESHOLD, SpikingMlp, SpikingSelfAttention
 
 __all__ = ["QKFormer", "checkpoint_filter_fn"]
@@ -195,11 +196,9 @@ class QKFormer(SpikingModel):
             nn.init.trunc_normal_(self.head.weight, std=0.02)
             nn.init.zeros_(self.head.bias)
 
-    def forward_features_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """[T, B, C, H, W] -> last stage's token map [T, B, D, H / 16, W / 16] (CIFAR: / 4)."""
-        for embed, stage in zip(self.patch_embeds, self.stages):
-            x_seq = stage(embed(x_seq))
-        return x_seq
+    def feature_stages(self) -> list:
+        """Three stages (patch embedding + blocks); features are token maps [T, B, D_i, H_i, W_i]."""
+        return [[embed, *stage] for embed, stage in zip(self.patch_embeds, self.stages)]
 
     def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = x_seq.mean(dim=(-2, -1))
@@ -227,7 +226,7 @@ _RULES = [
 ]
 
 
-def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: QKFormer) -> Dict[str, torch.Tensor]:
+def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: QKFormer) -> dict[str, torch.Tensor]:
     """Map an official QKFormer state dict (ImageNet or CIFAR code) onto :class:`QKFormer`.
 
     Official layout: ``patch_embed1.proj{,1,2}_{conv,bn}`` + ``proj_res_*`` (stem),
@@ -240,32 +239,31 @@ def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: QKFormer) -
 
 # -- registry --------------------------------------------------------------------------------------
 _PAPER = "arXiv:2403.16552"
-_ORIGIN = "https://github.com/zhouchenlin2096/QKFormer"
-_CFG = dict(first_conv="patch_embeds.0.conv1.conv", classifier="head", paper_ids=_PAPER, license="other")  # the repo states no license
+_CFG = dict(first_conv="patch_embeds.0.conv1.conv", classifier="head")
 _IMAGENET = dict(crop_pct=0.875, interpolation="bicubic", **_CFG)  # official eval: resize 256, crop 224, bicubic
 _CIFAR = dict(num_classes=10, input_size=(3, 32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
               crop_pct=1.0, interpolation="bicubic", **_CFG)
 _OFFICIAL_SNN = dict(T=4, neuron="lif", tau=2.0, v_threshold=1.0, v_reset=0.0, detach_reset=True, surrogate="sigmoid")
-
-
-def _ported(arch: str, tag: str, top1: float, **cfg: Any) -> Dict[str, Dict[str, Any]]:
-    """Cfg of a checkpoint ported from the authors (weights pending upload)."""
-    return {f"{arch}.{tag}": snn_cfg(
-        hf_hub_id=f"snn-zoo/{arch}.{tag}", origin_url=_ORIGIN, snn_args=dict(_OFFICIAL_SNN),
-        notes=f"Ported from the authors' release; reported top-1 {top1:.2f} % (T=4). Upload and re-validation "
-              "pending.", **cfg)}
-
+# The README's download column is empty at the commit we ported from (c2a00e8): the weights must be
+# obtained from the authors; origin_url points at the repository.
+_QK_PORT = dict(repo="zhouchenlin2096/QKFormer", origin_url="https://github.com/zhouchenlin2096/QKFormer",
+                license="other", source_license="none stated", snn_args=_OFFICIAL_SNN, paper_ids=_PAPER)
 
 default_cfgs = generate_snn_default_cfgs({
-    **_ported("qkformer_10_384", "official_in1k", 78.80, **_IMAGENET),
-    **_ported("qkformer_10_512", "official_in1k", 82.04, **_IMAGENET),
-    **_ported("qkformer_10_768", "official_in1k", 84.22, **_IMAGENET),
-    **_ported("qkformer_4_384_cifar", "official_cifar10", 96.18, **_CIFAR),
-    **_ported("qkformer_4_384_cifar", "official_cifar100", 81.15, **{**_CIFAR, "num_classes": 100}),
+    **{f"qkformer_10_{d}.official_in1k": ported_cfg(
+        f"qkformer_10_{d}.official_in1k", top1=acc, dataset="ImageNet-1k",
+        reported_in="QKFormer README, main results (224 px, T=4)", **_QK_PORT, **_IMAGENET)
+       for d, acc in ((384, 78.80), (512, 82.04), (768, 84.22))},
+    "qkformer_4_384_cifar.official_cifar10": ported_cfg(
+        "qkformer_4_384_cifar.official_cifar10", top1=96.21, dataset="CIFAR-10",
+        reported_in="cifar10/cifar10_origin_log.txt, best metric", **_QK_PORT, **_CIFAR),
+    "qkformer_4_384_cifar.official_cifar100": ported_cfg(
+        "qkformer_4_384_cifar.official_cifar100", top1=81.22, dataset="CIFAR-100",
+        reported_in="cifar100/cifar100_origin_log.txt, best metric", **_QK_PORT, **dict(_CIFAR, num_classes=100)),
 })
 
 
-def _create_qkformer(variant: str, pretrained: bool, model_args: Dict[str, Any], **kwargs) -> QKFormer:
+def _create_qkformer(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs) -> QKFormer:
     """Build ``variant`` from its ``model_args``; user kwargs win except ``cifar`` (the stem picks the variant)."""
     kwargs = merge_model_args(variant, model_args, kwargs, fixed=("cifar",))
     kwargs.setdefault("detach_reset", True)  # official LIF: tau 2, hard reset, detached reset

@@ -206,7 +206,7 @@ _PORTED_CFGS = {
                                              paper_ids="arXiv:2102.04159", **_SEW_PORT)
        for d, acc in ((18, 63.18), (34, 67.04), (50, 67.78), (101, 68.76), (152, 69.26))},
     **{f"spiking_resnet{d}.sew_in1k": ported_cfg(f"spiking_resnet{d}.sew_in1k", top1=acc, snn_args=_IF_T4,
-                                                 paper_ids="arXiv:2102.04159", **_SEW_PORT)
+                                                 paper_ids=("arXiv:2011.05280", "arXiv:2102.04159"), **_SEW_PORT)
        for d, acc in ((18, 62.32), (34, 61.86), (50, 57.66))},
     "sew_resnet34.bkd_in1k": ported_cfg(
         "sew_resnet34.bkd_in1k", top1=77.24, origin_url="https://pan.baidu.com/s/1cncSXl-53Xiudszt0aEosg?pwd=aa5q",

@@ -23,41 +23,45 @@ the official model's without those 64-per-block weights: 8-384 16.82M, 6-512 23.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
 
-from ..layers import BatchNorm2d, Conv2d, MaxPool2d
+from ..layers import BatchNorm2d, Conv2d
 from ._base import SpikingModel
-from ._ported import port_state_dict
 from ._builder import build_snn_model, generate_snn_default_cfgs, merge_model_args, register_snn_model, snn_cfg
-from .spikformer import ATTN_THRESHOLD
+from ._ported import port_state_dict, ported_cfg
+from .spikformer import ATTN_THRESHOLD, StemUnit
 
 __all__ = ["SpikeDrivenTransformer", "checkpoint_filter_fn"]
 
 
 class SdtStem(nn.Module):
-    """SPS of the Spike-driven Transformer; ``pooling`` is the official ``pooling_stat`` ('1111')."""
+    """SPS of the Spike-driven Transformer; ``pooling`` is the official ``pooling_stat`` ('1111').
+
+    Stages 0-2: conv3x3 -> BN -> spike -> [max-pool] (pooling spikes); stage 3: conv3x3 -> BN ->
+    [max-pool] (pooling the pre-activation), then ``x + BN(conv3x3(spike(x)))``.
+    """
 
     def __init__(self, in_chans: int, embed_dim: int, make_neuron: Callable, pooling: str = "1111"):
         super().__init__()
         if len(pooling) != 4 or set(pooling) - {"0", "1"}:
             raise ValueError(f"pooling must be four '0'/'1' characters (one per stem stage), got {pooling!r}.")
         chans = [in_chans, embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim]
-        for i in range(4):
-            setattr(self, f"conv{i}", Conv2d(chans[i], chans[i + 1], 3, padding=1, bias=False))
-            setattr(self, f"bn{i}", BatchNorm2d(chans[i + 1]))
-            setattr(self, f"sn{i}", make_neuron())
-            setattr(self, f"pool{i}", MaxPool2d(3, stride=2, padding=1) if pooling[i] == "1" else nn.Identity())
+        # StemUnit(cml=True) without a neuron pools right after BN: the fourth stage's order.
+        self.stages = nn.Sequential(*[
+            StemUnit(chans[i], chans[i + 1], make_neuron, pool=pooling[i] == "1", spike=i < 3, cml=i == 3)
+            for i in range(4)
+        ])
+        self.rpe_sn = make_neuron()
         self.rpe_conv = Conv2d(embed_dim, embed_dim, 3, padding=1, bias=False)
         self.rpe_bn = BatchNorm2d(embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for i in range(3):  # conv -> BN -> spike -> pool (on spikes)
-            x = getattr(self, f"pool{i}")(getattr(self, f"sn{i}")(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x))))
-        x = self.pool3(self.bn3(self.conv3(x)))  # the fourth stage pools the pre-activation
-        return x + self.rpe_bn(self.rpe_conv(self.sn3(x)))
+        x = self.stages(x)
+        return x + self.rpe_bn(self.rpe_conv(self.rpe_sn(x)))
 
 
 class SpikeDrivenSelfAttention(nn.Module):
@@ -133,6 +137,7 @@ class SpikeDrivenTransformer(SpikingModel):
     """
 
     classifier_name = "head"
+    default_out_indices = 3  # features_only: the last 3 blocks, as timm's ViTs
 
     def __init__(
         self,
@@ -150,7 +155,9 @@ class SpikeDrivenTransformer(SpikingModel):
             raise ValueError(f"embed_dim must be divisible by 8 (stem widths D/8..D), got {embed_dim}.")
         self.embed_dim = embed_dim
         self.patch_embed = SdtStem(in_chans, embed_dim, self.make_neuron, pooling)
-        self.blocks = nn.Sequential(*[SdtBlock(embed_dim, num_heads, self.make_neuron, mlp_ratio) for _ in range(depth)])
+        self.blocks = nn.Sequential(*[
+            SdtBlock(embed_dim, num_heads, self.make_neuron, mlp_ratio) for _ in range(depth)
+        ])
         reduction = 2 ** pooling.count("1")
         self.feature_info = [dict(num_chs=embed_dim, reduction=reduction, module=f"blocks.{i}") for i in range(depth)]
         self.num_features = self.head_hidden_size = embed_dim
@@ -166,9 +173,12 @@ class SpikeDrivenTransformer(SpikingModel):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward_features_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """[T, B, C, H, W] -> last block's pre-activations [T, B, D, H', W']."""
-        return self.blocks(self.patch_embed(x_seq))
+    def feature_stages(self) -> list:
+        """One stage per block (timm's ViT convention); the stem runs with the first block. Features
+        are the blocks' pre-activations [T, B, D, H', W']."""
+        stages = [[block] for block in self.blocks]
+        stages[0].insert(0, self.patch_embed)
+        return stages
 
     def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.head_sn(x_seq.mean(dim=(-2, -1)))  # spikes over time of the token-averaged map
@@ -177,14 +187,14 @@ class SpikeDrivenTransformer(SpikingModel):
 
 # -- official checkpoints --------------------------------------------------------------------------
 _RULES = [
-    (r"^patch_embed\.proj_(conv|bn)\.", r"patch_embed.\g<1>0."),
-    (r"^patch_embed\.proj_(conv|bn)([123])\.", r"patch_embed.\1\2."),
+    (r"^patch_embed\.proj_(conv|bn)\.", r"patch_embed.stages.0.\1."),
+    (r"^patch_embed\.proj_(conv|bn)([123])\.", r"patch_embed.stages.\2.\1."),
     (r"^block\.", "blocks."),
 ]
 _TRAINING_ONLY = [r"\.attn\.talking_heads\.weight$"]  # built by the official code, never used in forward
 
 
-def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: SpikeDrivenTransformer) -> Dict[str, torch.Tensor]:
+def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: SpikeDrivenTransformer) -> dict[str, torch.Tensor]:
     """Map an official Spike-driven Transformer state dict onto :class:`SpikeDrivenTransformer`.
 
     Official layout: ``patch_embed.proj_{conv,bn}{,1,2,3}`` and ``rpe_{conv,bn}``;
@@ -196,33 +206,33 @@ def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor], model: SpikeDriven
 
 # -- registry --------------------------------------------------------------------------------------
 _PAPER = "arXiv:2307.01694"
-_ORIGIN = "https://github.com/BICLab/Spike-Driven-Transformer"
-_CFG = dict(first_conv="patch_embed.conv0", classifier="head", paper_ids=_PAPER, license="apache-2.0")
+_CFG = dict(first_conv="patch_embed.stages.0.conv", classifier="head", paper_ids=_PAPER, license="apache-2.0")
 _IMAGENET = dict(crop_pct=0.95, interpolation="bicubic", **_CFG)  # official configs: crop_pct 0.95, bicubic
 _CIFAR = dict(num_classes=10, input_size=(3, 32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
               crop_pct=1.0, interpolation="bicubic", **_CFG)
 _OFFICIAL_SNN = dict(T=4, neuron="lif", tau=2.0, v_threshold=1.0, v_reset=0.0, detach_reset=True, surrogate="sigmoid")
-
-
-def _ported(arch: str, tag: str, top1: float, **cfg: Any) -> Dict[str, Dict[str, Any]]:
-    return {f"{arch}.{tag}": snn_cfg(
-        hf_hub_id=f"snn-zoo/{arch}.{tag}", origin_url=_ORIGIN, snn_args=dict(_OFFICIAL_SNN),
-        notes=f"Ported from the authors' release; reported top-1 {top1:.2f} % (T=4, 224 px). Upload and "
-              "re-validation pending.", **cfg)}
-
+_SDT_PORT = dict(repo="BICLab/Spike-Driven-Transformer", source_license="Apache-2.0", snn_args=_OFFICIAL_SNN,
+                 dataset="ImageNet-1k",
+                 reported_in="Spike-Driven-Transformer README, ImageNet table (T=4)")
+# 'arch' -> (reported top-1, Google Drive file id of the README's download link)
+_RELEASES = {
+    "spike_driven_transformer_8_384": (72.28, "10oH_zkwB4FDtFLgmZ_lI8e0tFjRzrXyD"),
+    "spike_driven_transformer_6_512": (74.11, "1hsShpFBKYpMK2TmpuoyBFORcLAuMHrx7"),
+    "spike_driven_transformer_8_512": (74.57, "1n59WNSBgP2VyAW2nfJX2Wvx5rgNJEMXI"),
+    "spike_driven_transformer_10_512": (74.66, "1l-c3QY5r4IFmYUmGPZXRHP_W7iC1sdP8"),
+    "spike_driven_transformer_8_768": (77.07, "1R-MaeFV8d2Y0pIGBSjklOGWhaF8dLHf4"),
+}
 
 default_cfgs = generate_snn_default_cfgs({
-    **_ported("spike_driven_transformer_8_384", "official_in1k", 72.28, **_IMAGENET),
-    **_ported("spike_driven_transformer_6_512", "official_in1k", 74.11, **_IMAGENET),
-    **_ported("spike_driven_transformer_8_512", "official_in1k", 74.57, **_IMAGENET),
-    **_ported("spike_driven_transformer_10_512", "official_in1k", 74.66, **_IMAGENET),
-    **_ported("spike_driven_transformer_8_768", "official_in1k", 77.07, **_IMAGENET),
+    **{f"{arch}.official_in1k": ported_cfg(
+        f"{arch}.official_in1k", top1=top1, origin_url=f"https://drive.google.com/file/d/{file_id}/view",
+        **_SDT_PORT, **_IMAGENET) for arch, (top1, file_id) in _RELEASES.items()},
     "spike_driven_transformer_2_256_cifar": snn_cfg(**_CIFAR),
     "spike_driven_transformer_2_512_cifar": snn_cfg(**_CIFAR),
 })
 
 
-def _create(variant: str, pretrained: bool, model_args: Dict[str, Any], **kwargs) -> SpikeDrivenTransformer:
+def _create(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs) -> SpikeDrivenTransformer:
     """Build ``variant``; user kwargs win (timm style) except ``pooling``, which fixes the token grid
     the variant's cfg describes."""
     kwargs = merge_model_args(variant, model_args, kwargs, fixed=("pooling",))

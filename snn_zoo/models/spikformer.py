@@ -287,7 +287,8 @@ _SPIKFORMER_PORT = dict(repo="ZK-Zhou/spikformer", origin_url="https://github.co
 _PORTED_CFGS = {
     **{f"spikformer_8_{d}.official_in1k": ported_cfg(
         f"spikformer_8_{d}.official_in1k", top1=acc, dataset="ImageNet-1k", reported_in="Spikformer paper, Table 2",
-        **_SPIKFORMER_PORT, **IMAGENET_CFG, **TRANSFORMER_CFG) for d, acc in ((384, 70.24), (512, 73.38), (768, 74.81))},
+        **_SPIKFORMER_PORT, **IMAGENET_CFG, **TRANSFORMER_CFG)
+       for d, acc in ((384, 70.24), (512, 73.38), (768, 74.81))},
     "spikformer_4_384_cifar.official_cifar10": ported_cfg(
         "spikformer_4_384_cifar.official_cifar10", top1=95.19, dataset="CIFAR-10",
         reported_in="Spikformer paper, Table 3", **_SPIKFORMER_PORT, **CIFAR_CFG, **TRANSFORMER_CFG),

@@ -57,14 +57,8 @@ def _like(out: Tensor, ref: Tensor) -> Tensor:
     return torch.empty_like(ref).copy_(out)
 
 
-# The kernels take any input strides (the torch loop indexes per step, the cupy path copies to
-# contiguous), so Inductor need not force a layout on the inputs; forcing one trips its stride
-# ordering on symbolic shapes (torch.compile with dynamic shapes).
-_TAGS = (torch.Tag.flexible_layout,)
-
-
 # -- forward ---------------------------------------------------------------------------------------------
-@torch.library.custom_op("snn_zoo::multistep_forward", mutates_args=(), tags=_TAGS)
+@torch.library.custom_op("snn_zoo::multistep_forward", mutates_args=())
 def multistep_forward(
     x_seq: Tensor, v_init: Tensor, k: Optional[Tensor], kind: str, v_threshold: float, v_reset: Optional[float],
     surrogate: str, alpha: float, detach_reset: bool, decay_input: bool, decay: float, backend: str, save_h: bool,
@@ -96,7 +90,7 @@ def _multistep_forward_fake(x_seq, v_init, k, kind, v_threshold, v_reset, surrog
 
 
 # -- backward --------------------------------------------------------------------------------------------
-@torch.library.custom_op("snn_zoo::multistep_backward", mutates_args=(), tags=_TAGS)
+@torch.library.custom_op("snn_zoo::multistep_backward", mutates_args=())
 def multistep_backward(
     grad_spikes: Tensor, h_seq: Tensor, v_init: Tensor, k: Optional[Tensor], kind: str, v_threshold: float,
     v_reset: Optional[float], surrogate: str, alpha: float, detach_reset: bool, decay_input: bool, decay: float,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..factory import create_model
 from ..io import atomic_write_text, non_finite_tensors, save_pretrained
 from ..layers import batch_size, is_sequence
 from .checks import check_recipe_against_data, check_teacher_input, check_transfer, describe_input
+from .precision import resolve_mixed_precision
 from .preflight import RunClock, check_classes, preflight, save_recipe
 from .recipe import Recipe
 from .state import find_run_state, load_run_state, save_run_state, write_history_csv
@@ -244,6 +246,7 @@ def build_datasets(recipe: Recipe):
         model_size = _model_input_size(recipe)
         if native is not None:
             size, source = native, "native size of the images"
+            kwargs.setdefault("crop_pct", 1.0)  # evaluate on the whole image: no resize-and-crop of its border
         elif model_size is not None:
             size, source = model_size, f"{recipe.model} cfg (the images differ in size)"
     augment = _augment_kwargs(recipe)
@@ -264,11 +267,14 @@ def _build_accelerator(recipe: Recipe, output: Path) -> Accelerator:
     from accelerate.utils import DataLoaderConfiguration
 
     # cpu=True without CUDA: under `accelerate launch --multi_gpu` / torchrun this gives gloo CPU DDP.
-    return Accelerator(
-        cpu=not torch.cuda.is_available(), mixed_precision=recipe.mixed_precision, gradient_accumulation_steps=recipe.grad_accum,
+    mixed_precision, reason = resolve_mixed_precision(recipe.mixed_precision, use_cuda=torch.cuda.is_available())
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(), mixed_precision=mixed_precision, gradient_accumulation_steps=recipe.grad_accum,
         log_with=recipe.log_with, project_dir=str(output),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+    accelerator.print(f"[precision] mixed_precision={mixed_precision} ({reason})")
+    return accelerator
 
 
 def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "", allow_changes: Sequence[str] = ()) -> dict:
@@ -288,10 +294,12 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "", a
 
     output = recipe.output_dir
     note = preflight(recipe, resume, allow_changes)  # names, output folder, resume compatibility: before any work
+    main_process = int(os.environ.get("RANK", "0")) == 0  # the Accelerator does not exist yet
     if note == "complete":
-        print(f"[run] {output} is already complete (results.json and the final state exist); nothing to resume.")
+        if main_process:
+            print(f"[run] {output} is already complete (results.json and the final state exist); nothing to resume.")
         return json.loads((output / "results.json").read_text())
-    if note:
+    if note and main_process:
         print(note)
     output.mkdir(parents=True, exist_ok=True)
     save_recipe(recipe)
@@ -346,6 +354,8 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "", a
                     "shape_mismatch": [list(map(str, m)) for m in report.shape_mismatch], "unused_ann": report.unused_ann}
         if accelerator.is_main_process:
             atomic_write_text(output / "weight_transfer.txt", f"{report}\n")
+    if recipe.grad_checkpointing != "off":  # per block; 'packed' keeps binary block inputs at 1 bit
+        student.set_grad_checkpointing(True, pack_spikes=recipe.grad_checkpointing == "packed")
     student = student.to(accelerator.device)
     ema = ModelEmaV3(student, decay=recipe.model_ema_decay, use_warmup=recipe.model_ema_warmup) if recipe.model_ema else None
     noisy = None
@@ -383,7 +393,7 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "", a
         "sops_per_image": energy["sops_per_image"], "energy_mj_per_image": energy["energy_mj_per_image"],
         "ann_energy_mj_per_image": energy["ann_energy_mj_per_image"],
         "train_seconds": round(train_seconds, 2), "epochs": recipe.epochs, "seed": recipe.seed,
-        "num_processes": accelerator.num_processes, "mixed_precision": recipe.mixed_precision,
+        "num_processes": accelerator.num_processes, "mixed_precision": accelerator.mixed_precision,
         "recipe": recipe.to_dict(), "command": command, "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__, "firing_rate_plot": "firing_rates.png", "history": history,
     }

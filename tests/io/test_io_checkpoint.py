@@ -203,3 +203,20 @@ def test_atomic_directory_swaps_whole(tmp_path: Path) -> None:
             raise RuntimeError("killed")
     assert (tmp_path / "state" / "a").read_text() == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+
+
+def test_config_that_disagrees_with_the_weights(tmp_path: Path) -> None:
+    run = save_pretrained(snn_zoo.create_model("spiking_cnn_small"), tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    config["architecture"] = "spiking_cnn_tiny"
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=f"(?s){run}/config.json.*size mismatch"):
+        snn_zoo.create_model(f"local-dir:{run}", pretrained=True)
+
+
+def test_validate_refuses_a_checkpoint_of_another_architecture(tmp_path: Path) -> None:
+    from snn_zoo.eval.validate import validate_model
+
+    run = save_pretrained(_tiny(), tmp_path / "run")
+    with pytest.raises(CheckpointError, match="holds a 'spiking_cnn_tiny' checkpoint.*not 'spiking_cnn_small'"):
+        validate_model("spiking_cnn_small", checkpoint=run, energy=False, max_batches=1, progress=False, device="cpu")

@@ -26,7 +26,8 @@ def fixture_cases(family: str) -> list[dict]:
 def fixture_max_diff(case: dict, **overrides) -> float:
     """Load an official fixture through timm's pretrained path; max |our logits - official logits|."""
     io = load_file(str(FIXTURES / case["io"]))
-    model = snn_zoo.create_model(case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=str(FIXTURES / case["checkpoint"])),
+    file = str(FIXTURES / case["checkpoint"])
+    model = snn_zoo.create_model(case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=file),
                                  **{**case["model_kwargs"], **overrides}).eval()
     with torch.no_grad():
         return (model(io["input"]) - io["logits"]).abs().max().item()
@@ -48,6 +49,9 @@ def check_contract(model: torch.nn.Module, size: tuple, num_classes: int, linear
             assert torch.allclose(model.forward_head(feats), y, atol=1e-5)
         assert model.forward_head(feats, pre_logits=True).shape == (B, model.num_features)
     assert model.get_classifier() is model.head
+    feats_list = model.forward_intermediates(x, intermediates_only=True)  # timm feature extraction
+    assert [f.shape[1] for f in feats_list] == [info["num_chs"] for info in model.feature_info]
+    assert [size[-1] // f.shape[-1] for f in feats_list] == [info["reduction"] for info in model.feature_info]
     model.reset_classifier(3)
     with torch.no_grad():
         assert model(x).shape == (B, 3)

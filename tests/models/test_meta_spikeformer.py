@@ -4,11 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from _transformer_contract import check_contract, fixture_cases, fixture_max_diff, param_count
 
 import snn_zoo
 from snn_zoo.models.meta_spikeformer import PadBatchNorm2d
-
-from _transformer_contract import check_contract, fixture_cases, fixture_max_diff, param_count
 
 TINY = dict(embed_dims=(8, 8, 16, 16), depths=(1, 1, 1, 1, 1), num_heads=2, T=2)
 
@@ -65,3 +64,20 @@ def test_pad_batchnorm_equals_bn_of_a_zero_padded_input():
     x = torch.randn(2, 4, 5, 5)
     ref = F.batch_norm(F.pad(x, [1] * 4), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
     assert torch.allclose(bn(x), ref, atol=1e-6)
+
+
+def test_distilled_checkpoint_needs_the_distilled_model():
+    from _transformer_contract import FIXTURES
+
+    from snn_zoo.io import CheckpointError
+
+    case = next(c for c in fixture_cases("meta_spikeformer") if c["model_kwargs"].get("distilled"))
+    kwargs = {k: v for k, v in case["model_kwargs"].items() if k != "distilled"}
+    with pytest.raises(CheckpointError, match="distilled=True"):
+        snn_zoo.create_model(case["arch"], pretrained=True,
+                             pretrained_cfg_overlay=dict(file=str(FIXTURES / case["checkpoint"])), **kwargs)
+
+
+def test_the_distilled_tag_builds_two_heads():
+    assert snn_zoo.create_model("meta_spikeformer_55m.official_kd_in1k", **TINY).head_kd is not None
+    assert snn_zoo.create_model("meta_spikeformer_55m", **TINY).head_kd is None

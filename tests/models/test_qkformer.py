@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _transformer_contract import FIXTURES, check_contract, fixture_cases, fixture_max_diff, param_count
 
 import snn_zoo
 from snn_zoo.io import CheckpointError
 from snn_zoo.models.qkformer import QKTokenAttention
 from snn_zoo.neurons import neuron_factory
-
-from _transformer_contract import FIXTURES, check_contract, fixture_cases, fixture_max_diff, param_count
 
 TINY = dict(embed_dim=32, num_heads=2, T=2)
 

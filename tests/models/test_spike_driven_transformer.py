@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _transformer_contract import FIXTURES, check_contract, fixture_cases, fixture_max_diff, param_count
 
 import snn_zoo
 from snn_zoo.io import CheckpointError
 from snn_zoo.io.checkpoint import read_state_dict
 from snn_zoo.models.spike_driven_transformer import SpikeDrivenSelfAttention, checkpoint_filter_fn
 from snn_zoo.neurons import neuron_factory
-
-from _transformer_contract import FIXTURES, check_contract, fixture_cases, fixture_max_diff, param_count
 
 TINY = dict(embed_dim=32, depth=1, num_heads=2, T=2)
 
@@ -26,7 +25,8 @@ def _single_thread():
 @pytest.mark.parametrize("name, kwargs, paper_m", [
     ("spike_driven_transformer_8_384", {}, 16.81), ("spike_driven_transformer_6_512", {}, 23.37),
     ("spike_driven_transformer_8_512", {}, 29.68), ("spike_driven_transformer_10_512", {}, 36.01),
-    ("spike_driven_transformer_8_768", {}, 66.34), ("spike_driven_transformer_2_512_cifar", dict(num_classes=100), 10.28),
+    ("spike_driven_transformer_8_768", {}, 66.34),
+    ("spike_driven_transformer_2_512_cifar", dict(num_classes=100), 10.28),
 ])
 def test_param_count_matches_paper(name, kwargs, paper_m):
     assert param_count(name, **kwargs) / 1e6 == pytest.approx(paper_m, rel=0.01)

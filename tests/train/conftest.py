@@ -12,4 +12,13 @@ def distill_main():
     spec = importlib.util.spec_from_file_location("distill_script", ROOT / "hub_scripts" / "distill.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+
+    def main(argv):
+        # accelerate's state is a per-process singleton; a real run owns its process, so each in-process
+        # run here starts from a clean one (else the first run's mixed_precision would bind all later runs).
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state(True)
+        return module.main(argv)
+
+    return main

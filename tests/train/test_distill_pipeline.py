@@ -37,7 +37,7 @@ def test_mixup_with_mixed_kd_trains_and_records_input(distill_main, tmp_path):
     r = _results(out)
     assert r["method"] == "mixed" and r["recipe"]["mixup"] == 0.5 and r["recipe"]["mixup_off_epoch"] == 1
     assert r["input"]["input_size"] == [1, 8, 8] and r["input"]["source"] == "data_kwargs"
-    assert [h["lr"] for h in r["history"]][0] > r["history"][-1]["lr"] >= 1e-5  # warmup then cosine to min_lr
+    assert r["history"][0]["lr"] > r["history"][-1]["lr"] >= 1e-5  # warmup then cosine to min_lr
 
 
 def test_mixup_of_event_frames_mixes_whole_samples():

@@ -84,11 +84,16 @@ def test_kill_then_resume_matches_uninterrupted(distill_main, reference, tmp_pat
             _run(distill_main, ["--method", method, "--output", str(out)])
     assert not (out / "results.json").exists()
     assert (out / "state").is_dir() == (phase == "student")
+    state = out / ("teacher" if phase == "teacher" else "") / "state" / "meta.json"
+    seconds_before_kill = json.loads(state.read_text())["run_seconds"]
+    assert seconds_before_kill > 0
     capsys.readouterr()
     assert _run(distill_main, ["--method", method, "--output", str(out), "--resume"]) == 0, capsys.readouterr().err
     log = capsys.readouterr().out
     assert f"[{phase}] resumed from" in log, log
     _same(_outcome(out), expected)
+    # train_seconds is the whole run's wall time: the killed process's saved seconds plus the resumed ones.
+    assert json.loads((out / "results.json").read_text())["train_seconds"] > seconds_before_kill
 
 
 @pytest.mark.parametrize("method", TEACHER_METHODS)

@@ -10,6 +10,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 from torchvision.datasets import ImageFolder
+from torchvision.datasets.folder import default_loader
 
 from ..constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from ..dataset_info import DatasetError, DatasetInfo
@@ -23,6 +24,43 @@ IMAGE_FOLDER_LAYOUT = (
     "('validation/' is accepted instead of 'val/')"
 )
 _DEFAULT_SIZE = (3, 224, 224)
+
+
+def _default_size(input_size: Any) -> tuple[int, int, int]:
+    """(3, 224, 224), or (1, 224, 224) when a (1, H, W) input is asked for (grayscale images, see
+    ``snn_zoo.data.native_input_size``): an image folder is read as RGB or as one grayscale channel."""
+    if isinstance(input_size, (tuple, list)) and len(input_size) == 3 and int(input_size[0]) == 1:
+        return (1, *_DEFAULT_SIZE[1:])
+    return _DEFAULT_SIZE
+
+
+def _grayscale_loader(path: str) -> Any:
+    """PIL image of ``path`` as one channel ('L'); module-level so that it pickles for spawn workers."""
+    from PIL import Image
+
+    with open(path, "rb") as f:
+        return Image.open(f).convert("L")
+
+
+def _normalization(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """ImageNet mean / std; for one grayscale channel, the average of the three."""
+    if channels == 1:
+        return (sum(IMAGENET_DEFAULT_MEAN) / 3,), (sum(IMAGENET_DEFAULT_STD) / 3,)
+    return IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+
+
+class _NamedErrorLoader:
+    """Calls ``loader`` and turns an unreadable image into a DatasetError naming the file (picklable)."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def __call__(self, path: str) -> Any:
+        try:
+            return self.loader(path)
+        except (OSError, SyntaxError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
+            raise DatasetError(f"Cannot read image {path!r} ({type(e).__name__}: {e}); delete or replace the "
+                               f"file and run again.") from e
 
 
 class _ClassListImageFolder(ImageFolder):
@@ -66,14 +104,18 @@ def _train_classes(name: str, root: Path, layout: str) -> tuple[Path, Path, list
     classes = _class_dirs(train_dir)
     if not classes:
         raise DatasetError(f"{str(train_dir)!r} has no class subfolders. Expected layout: {layout}.")
+    if len(classes) < 2:  # one class trains to a meaningless 100 % top-1
+        raise DatasetError(f"{str(train_dir)!r} has one class folder ({classes[0]!r}); classification needs at least "
+                           f"2 classes, one sub-folder each. Expected layout: {layout}.")
     return train_dir, val_dir, classes
 
 
 def describe_image_folder(name: str, root: Path, layout: str, kwargs: dict[str, Any]) -> DatasetInfo:
     """Info of an image folder: the class folders of ``root/train``; ``input_size`` from kwargs (3, 224, 224)."""
     _, _, classes = _train_classes(name, root, layout)
-    c, h, w = normalize_input_size(kwargs.get("input_size"), _DEFAULT_SIZE)
-    return DatasetInfo(name, len(classes), c, (c, h, w), IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD)
+    c, h, w = normalize_input_size(kwargs.get("input_size"), _default_size(kwargs.get("input_size")))
+    mean, std = _normalization(c)
+    return DatasetInfo(name, len(classes), c, (c, h, w), mean, std)
 
 
 def build_image_folder(req: BuildRequest, kwargs: dict[str, Any], *, expected_classes: int | None = None) -> Dataset:
@@ -97,11 +139,14 @@ def build_image_folder(req: BuildRequest, kwargs: dict[str, Any], *, expected_cl
             f"use dataset 'imagefolder' so that num_classes is taken from the folder.",
             stacklevel=3,
         )
-    size = normalize_input_size(req.input_size, _DEFAULT_SIZE)
-    transform = timm_transform(size, req.augment, **kwargs)
+    size = normalize_input_size(req.input_size, _default_size(req.input_size))
+    mean, std = _normalization(size[0])
+    transform = timm_transform(size, req.augment, **{"mean": mean, "std": std, **kwargs})
+    loader = {"loader": _NamedErrorLoader(_grayscale_loader if size[0] == 1 else default_loader)}
     folder = train_dir if req.split == "train" else val_dir
     try:
-        return _ClassListImageFolder(str(folder), classes, transform=transform, allow_empty=req.split != "train")
+        return _ClassListImageFolder(str(folder), classes, transform=transform, allow_empty=req.split != "train",
+                                     **loader)
     except FileNotFoundError as e:
         raise DatasetError(
             f"Could not read images for {req.name!r} from {str(folder)!r}: {e} Expected layout: {layout}."

@@ -70,7 +70,24 @@ def test_imagefolder_class_folders_at_top_level(tmp_path):
 
 def test_imagefolder_without_images(tmp_path):
     root = tmp_path / "d"
-    (root / "train" / "a").mkdir(parents=True)
-    (root / "val" / "a").mkdir(parents=True)
+    for c in ("a", "b"):
+        (root / "train" / c).mkdir(parents=True)
+        (root / "val" / c).mkdir(parents=True)
     with pytest.raises(DatasetError, match="Could not read images"):
         create_dataset("imagefolder", data_dir=root, input_size=16)
+
+
+def test_imagefolder_with_one_class_is_refused(tmp_path):
+    root = _write_imagefolder(tmp_path / "one", classes=("cat",))
+    with pytest.raises(DatasetError, match=r"one class folder \('cat'\); classification needs at least 2 classes"):
+        dataset_info("imagefolder", data_dir=root)
+
+
+def test_corrupt_image_is_named(tmp_path):
+    root = _write_imagefolder(tmp_path / "bad")
+    broken = root / "train" / "dog" / "0.png"
+    broken.write_bytes(b"not a png at all")
+    ds = create_dataset("imagefolder", data_dir=root, split="train", input_size=16)
+    index = next(i for i, (path, _) in enumerate(ds.samples) if path.endswith("dog/0.png"))
+    with pytest.raises(DatasetError, match=f"Cannot read image '{broken}'"):
+        ds[index]

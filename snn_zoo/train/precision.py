@@ -1,0 +1,42 @@
+"""``mixed_precision: auto``: bf16 autocast where the hardware runs bf16 natively, fp32 elsewhere.
+
+Spikes are exactly 0 or 1 in bf16 and the neuron kernels keep the membrane in fp32, so bf16
+autocast costs an SNN little accuracy while convolutions run on bf16 units: on CPUs with
+AMX-BF16 or AVX512-BF16 (oneDNN uses them under autocast) and on GPUs that support bf16.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_flags() -> tuple[str, ...]:
+    """The CPU's native-bf16 flags from /proc/cpuinfo (empty where the file does not exist)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ()
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return tuple(f for f in CPU_BF16_FLAGS if f in flags)
+
+
+def resolve_mixed_precision(value: str, use_cuda: bool) -> tuple[str, str]:
+    """(accelerate's mixed_precision, a one-line reason) for a recipe value; only 'auto' is resolved."""
+    if value != "auto":
+        return value, "set in the recipe"
+    if use_cuda:
+        if torch.cuda.is_bf16_supported():
+            return "bf16", f"auto: {torch.cuda.get_device_name()} supports bf16"
+        return "no", f"auto: {torch.cuda.get_device_name()} has no bf16 support, fp32"
+    flags = cpu_bf16_flags()
+    if flags:
+        return "bf16", f"auto: CPU has {'/'.join(flags)} ({torch.backends.cpu.get_cpu_capability()})"
+    return "no", f"auto: CPU has no AMX-BF16/AVX512-BF16 ({torch.backends.cpu.get_cpu_capability()}), fp32"

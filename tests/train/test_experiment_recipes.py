@@ -1,0 +1,38 @@
+"""recipes/experiments: every arm loads; the digits KD report runs them through train_from_recipe (toy size)."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from snn_zoo.train import load_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+DIGITS_KD = sorted((ROOT / "recipes" / "experiments" / "digits_kd").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", DIGITS_KD, ids=lambda p: p.stem)
+def test_experiment_recipe_loads(path):
+    recipe = load_recipe(path)
+    assert recipe.model == "spiking_cnn_small" and recipe.dataset == "digits" and recipe.epochs == 15
+
+
+def test_digits_kd_report_runs_the_recipes_and_shares_the_teacher(tmp_path):
+    spec = importlib.util.spec_from_file_location("digits_kd_report", ROOT / "hub_scripts" / "digits_kd_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    for path in DIGITS_KD:  # four arms keep it short: baseline, two KD arms, the noisy arm
+        if path.stem.split("_", 1)[1] in ("none", "kd", "bkd", "noisy"):
+            text = path.read_text().replace("model: spiking_cnn_small", "model: spiking_cnn_tiny")
+            (recipes / path.name).write_text(text.replace("teacher: spiking_cnn_base", "teacher: spiking_cnn_tiny"))
+    out = tmp_path / "kd.md"
+    assert module.main(["--recipes", str(recipes), "--seeds", "0", "--epochs", "1", "--max-steps-per-epoch", "2",
+                        "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    report = out.read_text()
+    assert "`01_kd`" in report and "`06_noisy`" in report and "T=1 noise sigma 0.3" in report
+    raw = json.loads(out.with_suffix(".json").read_text())["results"]
+    assert raw["01_kd"][0]["recipe"]["teacher_checkpoint"] is None  # the first KD arm trains the teacher
+    assert raw["02_bkd"][0]["recipe"]["teacher_checkpoint"] == str(tmp_path / "runs" / "01_kd" / "seed0" / "teacher")
+    assert not (tmp_path / "runs" / "00_none" / "seed0" / "teacher").exists()
