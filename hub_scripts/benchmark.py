@@ -25,6 +25,7 @@ snn_zoo.distill.Distiller(student, teacher, method='bkd') (teacher: the ANN twin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 from pathlib import Path
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "-m", required=True, help="model name or wildcard ('sew*')")
     p.add_argument("--T", type=positive_int, default=None, help="time steps (default: the model's)")
     p.add_argument("-b", "--batch-size", type=positive_int, default=32)
-    p.add_argument("--img-size", type=positive_int, default=None, help="input height = width (default: the model's cfg)")
+    p.add_argument("--img-size", type=positive_int, default=None, help="input height = width (default: model cfg)")
     p.add_argument("--in-chans", type=int, default=None)
     p.add_argument("--num-classes", type=int, default=None)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -162,10 +163,9 @@ def _candidates(name: str, args: argparse.Namespace, modes: list[RunMode]) -> tu
             if abs(n_ours - n_sj) > 0.01 * n_ours:
                 raise ValidationError(f"{name}: snn_zoo has {n_ours:,} parameters, spikingjelly's equivalent "
                                       f"{n_sj:,}; the architectures differ, so the timing would not compare.")
-            try:
-                sj.net.load_state_dict(ours_state)  # same names (the ResNets): same weights, same spikes
-            except RuntimeError:
-                pass  # other layer names (Spikformer): the same work, its own initialisation
+            # Same names (the ResNets): same weights, same spikes; other names (Spikformer): own initialisation.
+            with contextlib.suppress(RuntimeError):
+                sj.net.load_state_dict(ours_state)
             label = f"spikingjelly|{plain.label}"
             models[label], run_modes[label] = sj, plain
         if args.floor:

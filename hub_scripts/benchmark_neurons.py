@@ -28,8 +28,8 @@ import datetime as _dt
 import math
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import torch
 
@@ -52,10 +52,10 @@ class Row:
     ms: dict[str, float] = field(default_factory=dict)
     saved_bytes_per_neuron: dict[str, float] = field(default_factory=dict)
     floor_ms: float = math.nan
-    spikes_match: Optional[bool] = None
+    spikes_match: bool | None = None
 
 
-def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--neurons", nargs="+", default=["if", "lif", "plif"], choices=["if", "lif", "plif"])
     p.add_argument("--T", nargs="+", type=int, default=[1, 2, 4, 8, 16], dest="steps")
@@ -76,7 +76,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- measurement
 
 
-def peak_bandwidth_gbps(device: torch.device, override: Optional[float]) -> tuple[float, str]:
+def peak_bandwidth_gbps(device: torch.device, override: float | None) -> tuple[float, str]:
     """Peak bandwidth and where it came from: flag, table, or a measured device-to-device copy."""
     if override:
         return override, "--peak-gbps"
@@ -198,7 +198,7 @@ HEADERS = ["neuron", "dtype", "T", "torch ms", "sj ms", "cupy ms", "cupy vs sj",
            "spikes = torch"]
 
 
-def _fmt(v: Optional[float], spec: str) -> str:
+def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
@@ -276,7 +276,7 @@ def append_markdown(path: str, rows: list[Row], device_name: str, bandwidth: tup
         f.write("\n".join(text))
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if not torch.cuda.is_available():

@@ -13,12 +13,15 @@ spikingjelly 2.0's equivalents live in :mod:`snn_zoo.eval.sj_adapter`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
+import functools
 import gc
 import re
 import statistics
 import time
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -44,7 +47,7 @@ class RunMode:
     """
 
     compile: bool = False
-    amp_dtype: Optional[torch.dtype] = None
+    amp_dtype: torch.dtype | None = None
     channels_last: bool = False
     grad_checkpointing: str = ""
 
@@ -94,18 +97,31 @@ def _timing(prefix: str, batch_size: int, times: list[float]) -> dict[str, float
 
 
 def _proc_status_kb(key: str) -> int:
-    match = re.search(rf"^{key}:\s+(\d+) kB", open("/proc/self/status").read(), re.MULTILINE)
+    with open("/proc/self/status") as f:
+        match = re.search(rf"^{key}:\s+(\d+) kB", f.read(), re.MULTILINE)
     if match is None:
         raise OSError(f"{key} missing from /proc/self/status")
     return int(match.group(1))
 
 
-def peak_step_memory_mb(step: Callable[[], Any], device: torch.device) -> Optional[float]:
+@functools.lru_cache(maxsize=1)
+def _pin_mmap_threshold() -> bool:
+    """glibc: serve every allocation >= 128 KiB by mmap and return it at free (a fixed M_MMAP_THRESHOLD
+    turns off glibc's adaptive threshold, which would keep freed tensors' pages in the heap and hide
+    them from the resident set). True when set."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
+def peak_step_memory_mb(step: Callable[[], Any], device: torch.device) -> float | None:
     """Memory one call of ``step`` needs above what was live before it, in MiB.
 
     CUDA: ``max_memory_allocated`` minus ``memory_allocated`` before. CPU (Linux): the process's
     peak resident set (VmHWM, reset through /proc/self/clear_refs) minus its resident set before;
-    large tensors are mmapped and returned at free, so this tracks tensor memory. None where
+    with glibc's mmap threshold pinned, tensors >= 128 KiB are mmapped and returned at free, so this
+    tracks tensor memory. None where
     neither is available.
     """
     gc.collect()
@@ -117,6 +133,7 @@ def peak_step_memory_mb(step: Callable[[], Any], device: torch.device) -> Option
         torch.cuda.synchronize(device)
         return (torch.cuda.max_memory_allocated(device) - base) / 2**20
     try:
+        _pin_mmap_threshold()
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM to the current RSS
         base = _proc_status_kb("VmRSS")
@@ -127,15 +144,15 @@ def peak_step_memory_mb(step: Callable[[], Any], device: torch.device) -> Option
 
 
 # -- building -----------------------------------------------------------------------------------------------
-def _resolve_device(device: Union[str, torch.device]) -> torch.device:
+def _resolve_device(device: str | torch.device) -> torch.device:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was requested but no CUDA GPU is available; use device='cpu'.")
     return dev
 
 
-def _build(model: Union[str, nn.Module], T: Optional[int], neuron: Optional[str], num_classes: Optional[int],
-           in_chans: Optional[int], model_kwargs: Optional[dict]) -> tuple[nn.Module, str]:
+def _build(model: str | nn.Module, T: int | None, neuron: str | None, num_classes: int | None,
+           in_chans: int | None, model_kwargs: dict | None) -> tuple[nn.Module, str]:
     if isinstance(model, nn.Module):
         return model, type(model).__name__
     kwargs = dict(model_kwargs or {})
@@ -145,7 +162,7 @@ def _build(model: Union[str, nn.Module], T: Optional[int], neuron: Optional[str]
     return create_model(model, **kwargs), model
 
 
-def _input_shape(net: nn.Module, batch_size: int, img_size: Optional[int], in_chans: Optional[int]) -> tuple:
+def _input_shape(net: nn.Module, batch_size: int, img_size: int | None, in_chans: int | None) -> tuple:
     cfg = getattr(net, "pretrained_cfg", None) or {}
     c, h, w = cfg.get("input_size", (getattr(net, "in_chans", 3), 224, 224))
     c = in_chans or getattr(net, "in_chans", c)
@@ -154,7 +171,7 @@ def _input_shape(net: nn.Module, batch_size: int, img_size: Optional[int], in_ch
     return (batch_size, c, h, w)
 
 
-def relu_floor(model_name: str, T: Optional[int] = None, **model_kwargs: Any) -> tuple[nn.Module, int]:
+def relu_floor(model_name: str, T: int | None = None, **model_kwargs: Any) -> tuple[nn.Module, int]:
     """(the ReLU twin of ``model_name``, the time steps T its SNN runs): feed it a T x B batch.
 
     Same layers and weights shapes with every neuron replaced by ReLU (``neuron='relu'``, which
@@ -204,23 +221,23 @@ def _make_steps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: RunMode
 
 
 def benchmark_models(
-    models: dict[str, Union[str, nn.Module]],
-    T: Optional[int] = None,
+    models: dict[str, str | nn.Module],
+    T: int | None = None,
     batch_size: int = 32,
-    img_size: Optional[int] = None,
-    device: Union[str, torch.device] = "cpu",
-    neuron: Optional[str] = None,
+    img_size: int | None = None,
+    device: str | torch.device = "cpu",
+    neuron: str | None = None,
     num_warm_iter: int = 2,
     num_bench_iter: int = 5,
     train: bool = True,
     infer: bool = True,
-    num_classes: Optional[int] = None,
-    in_chans: Optional[int] = None,
-    amp_dtype: Optional[torch.dtype] = None,
-    model_kwargs: Optional[dict] = None,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    amp_dtype: torch.dtype | None = None,
+    model_kwargs: dict | None = None,
     seed: int = 0,
-    modes: Optional[dict[str, RunMode]] = None,
-    batch_sizes: Optional[dict[str, int]] = None,
+    modes: dict[str, RunMode] | None = None,
+    batch_sizes: dict[str, int] | None = None,
     measure_memory: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """:func:`benchmark_model` for several models at once, their steps interleaved.
@@ -241,6 +258,8 @@ def benchmark_models(
     if any(m.compile for m in modes.values()) and num_warm_iter < 1:
         raise ValueError("compiled runs need num_warm_iter >= 1 (the first step compiles).")
     dev = _resolve_device(device)
+    if measure_memory and dev.type == "cpu":
+        _pin_mmap_threshold()  # before the steps allocate: see peak_step_memory_mb
     torch.manual_seed(seed)
     nets = {}
     for label, model in models.items():
@@ -277,7 +296,7 @@ def benchmark_models(
     return results
 
 
-def benchmark_model(model: Union[str, nn.Module], **kwargs: Any) -> dict[str, Any]:
+def benchmark_model(model: str | nn.Module, **kwargs: Any) -> dict[str, Any]:
     """Time inference (eval, no_grad) and/or training steps (fwd + CE + bwd + SGD step) of one model.
 
     ``model`` is an snn_zoo name (built with ``T``, ``neuron``, ``num_classes``, ``in_chans``) or a
@@ -298,17 +317,17 @@ def benchmark_model(model: Union[str, nn.Module], **kwargs: Any) -> dict[str, An
 
 def kd_overhead(
     model_name: str,
-    T: Optional[int] = None,
+    T: int | None = None,
     batch_size: int = 32,
-    img_size: Optional[int] = None,
-    device: Union[str, torch.device] = "cpu",
-    neuron: Optional[str] = None,
+    img_size: int | None = None,
+    device: str | torch.device = "cpu",
+    neuron: str | None = None,
     num_warm_iter: int = 1,
     num_bench_iter: int = 3,
     method: str = "bkd",
-    teacher: Optional[str] = None,
-    num_classes: Optional[int] = None,
-    in_chans: Optional[int] = None,
+    teacher: str | None = None,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
 ) -> dict[str, Any]:
     """Seconds of one training step with plain CE vs with ``Distiller(student, teacher, method)``.
 

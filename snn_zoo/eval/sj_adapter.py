@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -44,8 +45,8 @@ class SpikingJellyModel(nn.Module):
 
 
 def sj_neuron(neuron: str, tau: float = 2.0, surrogate: str = "sigmoid", v_threshold: float = 1.0,
-              v_reset: Optional[float] = 0.0, detach_reset: bool = False, decay_input: bool = True,
-              alpha: Optional[float] = None) -> tuple[Callable, dict]:
+              v_reset: float | None = 0.0, detach_reset: bool = False, decay_input: bool = True,
+              alpha: float | None = None) -> tuple[Callable, dict]:
     """(spikingjelly neuron class, its kwargs) matching one of our neurons, in multi-step mode."""
     from spikingjelly.activation_based import neuron as sj
 
@@ -68,10 +69,10 @@ def spikingjelly_equivalent(
     tau: float = 2.0,
     surrogate: str = "sigmoid",
     v_threshold: float = 1.0,
-    v_reset: Optional[float] = 0.0,
+    v_reset: float | None = 0.0,
     detach_reset: bool = False,
     decay_input: bool = True,
-    num_classes: Optional[int] = None,
+    num_classes: int | None = None,
     in_chans: int = 3,
     connect: str = "ADD",
     **unused: Any,

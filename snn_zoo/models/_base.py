@@ -10,7 +10,7 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
-from spikingjelly.activation_based import functional
+from spikingjelly.activation_based import base as sj_base
 from timm.models._features import feature_take_indices
 
 from ..layers import to_sequence
@@ -98,6 +98,7 @@ class SpikingModel(nn.Module):
     def to_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, H, W] -> [T, B, C, H, W] (repeat); [T, B, C, H, W] passes through, checked."""
         self._check_input_tensor(x)
+        given = tuple(x.shape)
         try:
             x = to_sequence(x, self.T)
         except ValueError:
@@ -109,7 +110,7 @@ class SpikingModel(nn.Module):
         if channels != self.in_chans:
             raise ValueError(
                 f"Expected {self.in_chans} input channels, got {channels} in input of shape "
-                f"{tuple(x.shape)}; create the model with in_chans={channels} to accept it."
+                f"{given}; create the model with in_chans={channels} to accept it."
             )
         if min(x.shape[-2:]) < self.min_input_size:
             raise ValueError(
@@ -149,7 +150,9 @@ class SpikingModel(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} defines no feature_stages(); it has no feature extraction.")
 
     def _active_stages(self) -> list[list[Block]]:
-        return self.feature_stages()[: self._num_active_stages]
+        if self._num_active_stages is not None:  # pruned: the stages kept, taken before the rest went
+            return self._kept_stages
+        return self.feature_stages()
 
     def forward_features_seq(self, x_seq: torch.Tensor) -> torch.Tensor:
         """[T, B, C, H, W] -> the feature sequence right before the head."""
@@ -162,7 +165,7 @@ class SpikingModel(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Feature map right before global pooling, averaged over time: [B, C, H, W]."""
-        functional.reset_net(self)
+        self.reset_state()
         return self.forward_features_seq(self.to_sequence(x)).mean(0)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -171,7 +174,7 @@ class SpikingModel(nn.Module):
         return self.head_seq(to_sequence(x, 1), pre_logits=pre_logits).mean(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        functional.reset_net(self)
+        self.reset_state()
         return self.head_seq(self.forward_features_seq(self.to_sequence(x))).mean(0)
 
     def get_classifier(self) -> nn.Module:
@@ -182,6 +185,13 @@ class SpikingModel(nn.Module):
         self.num_classes = num_classes
         head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
         setattr(self, self.classifier_name, head)
+
+    def reset_state(self) -> None:
+        """Reset every neuron (spikingjelly ``MemoryModule``), as ``functional.reset_net`` does, but without
+        its module cache: torch.compile then guards on no global state (several models compile cleanly)."""
+        for module in self.modules():
+            if isinstance(module, sj_base.MemoryModule):
+                module.reset()
 
     # -- timm feature extraction -------------------------------------------------------------------
     @torch.jit.ignore
@@ -227,7 +237,7 @@ class SpikingModel(nn.Module):
         stages = self._active_stages()
         if stop_early or intermediates_only:
             stages = stages[: max_index + 1]
-        functional.reset_net(self)
+        self.reset_state()
         x_seq = self.to_sequence(x)
         intermediates = []
         for i, blocks in enumerate(stages):
@@ -244,6 +254,7 @@ class SpikingModel(nn.Module):
     ) -> list[int]:
         """Drop the stages after the deepest of ``indices`` (and the classifier); returns the kept indices."""
         take, max_index = self._take_indices(indices)
+        self._kept_stages = self.feature_stages()[: max_index + 1]
         for info in self.feature_info[max_index + 1:]:
             parent, _, child = info["module"].rpartition(".")
             # An empty Sequential: an identity that stays iterable for feature_stages().

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch.nn as nn
 
@@ -29,9 +29,9 @@ def create_neuron(
     neuron: str = "lif",
     tau: float = 2.0,
     v_threshold: float = 1.0,
-    v_reset: Optional[float] = 0.0,
+    v_reset: float | None = 0.0,
     surrogate: str = "sigmoid",
-    alpha: Optional[float] = None,
+    alpha: float | None = None,
     detach_reset: bool = False,
     decay_input: bool = True,
     backend: str = "auto",
@@ -58,7 +58,20 @@ def neuron_factory(**kwargs) -> Callable[..., nn.Module]:
 
 
 __all__ = [
-    "BACKENDS", "IFNode", "LIFNode", "MultiStepNeuron", "NEURONS", "NEURON_CHOICES", "NeuronSpec",
-    "PLIFNode", "SURROGATES", "create_neuron", "cupy_available", "get_surrogate", "neuron_factory",
-    "resolve_backend", "validate_backend", "validate_neuron",
+    "BACKENDS",
+    "NEURONS",
+    "NEURON_CHOICES",
+    "SURROGATES",
+    "IFNode",
+    "LIFNode",
+    "MultiStepNeuron",
+    "NeuronSpec",
+    "PLIFNode",
+    "create_neuron",
+    "cupy_available",
+    "get_surrogate",
+    "neuron_factory",
+    "resolve_backend",
+    "validate_backend",
+    "validate_neuron",
 ]

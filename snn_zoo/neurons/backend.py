@@ -24,7 +24,7 @@ def validate_backend(backend: str) -> str:
     return backend
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cupy_available() -> bool:
     """True when cupy imports and sees a CUDA device."""
     try:
@@ -35,7 +35,7 @@ def cupy_available() -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def log_backend_choice(backend: str) -> None:
     """Log once per process (at build time, never in the traced forward) which kernel runs where."""
     if backend == "torch":

@@ -22,8 +22,9 @@ from __future__ import annotations
 import functools
 import math
 import string
+from collections.abc import Iterator
 from importlib import resources
-from typing import Iterator, NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -133,13 +134,13 @@ def _compile(variant: KernelVariant, arch: str) -> bytes:
     return nvrtc.compile_source(kernel_source(variant), variant.name, compile_options(variant, arch))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compile_ptx(variant: KernelVariant, arch: str = DEFAULT_PTX_ARCH) -> str:
     """Compile one variant (forward + backward in one program) to PTX with NVRTC; needs no GPU or driver."""
     return _compile(variant, arch).decode().rstrip("\x00")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernels(variant: KernelVariant, device_index: int):
     """(forward, backward) cupy Functions of a variant, compiled and loaded once per device."""
     arch = nvrtc.device_arch(device_index)
@@ -152,7 +153,7 @@ def _scalars(spec: NeuronSpec) -> tuple[np.float32, ...]:
     return tuple(np.float32(v) for v in (spec.k, 1.0 - spec.k, spec.v_threshold, spec.reset_value, spec.alpha))
 
 
-def _ptr(t: Optional[torch.Tensor]) -> np.uint64:
+def _ptr(t: torch.Tensor | None) -> np.uint64:
     # Raw pointers are dtype-agnostic (cupy has no bf16 dtype), passed as 8-byte values.
     return np.uint64(0 if t is None else t.data_ptr())
 
@@ -167,7 +168,7 @@ def _launch(fn, n: int, device: torch.device, args: tuple) -> None:
         fn(grid, (BLOCK_SIZE,), args, stream=stream)
 
 
-def _decay32(spec: NeuronSpec, k: Optional[torch.Tensor], device: torch.device) -> Optional[torch.Tensor]:
+def _decay32(spec: NeuronSpec, k: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
     if spec.kind != "plif":
         return None
     if k is None or k.numel() != 1:
@@ -175,7 +176,7 @@ def _decay32(spec: NeuronSpec, k: Optional[torch.Tensor], device: torch.device) 
     return k.detach().to(device=device, dtype=torch.float32).reshape(1).contiguous()
 
 
-def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor], spec: NeuronSpec,
+def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec,
             save_h: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(spikes [T, ...], v_last [...] fp32, h [T, ...] or an empty tensor when ``save_h`` is False)."""
     variant = variant_for(spec, x_seq.dtype)
@@ -198,7 +199,7 @@ def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor]
     return spikes, v_last, h_seq
 
 
-def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor],
+def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None,
              spec: NeuronSpec) -> tuple[torch.Tensor, torch.Tensor]:
     """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar) for the saved charged membrane ``h_seq``."""
     variant = variant_for(spec, h_seq.dtype)

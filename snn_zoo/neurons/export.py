@@ -9,12 +9,11 @@ runs PyTorch's dynamo-based ONNX exporter. Needs the ``onnx`` extra:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 import torch
 import torch.nn as nn
 
-from . import ops  # noqa: F401  (registers the custom ops)
+from . import ops
 from .torch_kernel import forward_functional
 
 
@@ -39,7 +38,7 @@ def export_program(model: nn.Module, example: torch.Tensor, decompose_neurons: b
     return program.run_decompositions(decompositions()) if decompose_neurons else program
 
 
-def export_onnx(model: nn.Module, example: torch.Tensor, path: Union[str, Path]) -> Path:
+def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path) -> Path:
     """Write ``model`` (eval mode, input shaped like ``example``) as an ONNX file; returns the path."""
     try:
         import onnxscript  # noqa: F401

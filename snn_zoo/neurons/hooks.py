@@ -1,7 +1,8 @@
 """Hooks on every spiking neuron of a model, removable and usable as a context manager."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch.nn as nn
 

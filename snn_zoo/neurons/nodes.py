@@ -8,7 +8,6 @@ pick the kernel from ``backend`` and the tensor's device. spikingjelly's
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -28,9 +27,9 @@ class MultiStepNeuron(base.MemoryModule):
     def __init__(
         self,
         v_threshold: float = 1.0,
-        v_reset: Optional[float] = 0.0,
+        v_reset: float | None = 0.0,
         surrogate: str = "sigmoid",
-        alpha: Optional[float] = None,
+        alpha: float | None = None,
         detach_reset: bool = False,
         backend: str = "auto",
         step_mode: str = "m",
@@ -55,7 +54,7 @@ class MultiStepNeuron(base.MemoryModule):
             surrogate=self.surrogate, alpha=self.alpha, detach_reset=self.detach_reset,
         )
 
-    def _decay_tensor(self) -> Optional[torch.Tensor]:
+    def _decay_tensor(self) -> torch.Tensor | None:
         return None
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:

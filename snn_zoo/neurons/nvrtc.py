@@ -12,13 +12,13 @@ import functools
 import glob
 import importlib.util
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 DEFAULT_PTX_ARCH = "compute_90"
 HALF_HEADERS = ("cuda_fp16.h", "cuda_bf16.h")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cuda_include_dirs() -> tuple[str, ...]:
     """Directory holding ``cuda_fp16.h``/``cuda_bf16.h`` for NVRTC (empty tuple if none is found).
 

@@ -12,8 +12,6 @@ the caller: the charged membrane ``h`` (one T x N tensor) is only produced when 
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor
 
@@ -22,7 +20,7 @@ from .backend import cupy_available
 from .spec import NeuronSpec
 
 
-def _spec(kind: str, v_threshold: float, v_reset: Optional[float], surrogate: str, alpha: float,
+def _spec(kind: str, v_threshold: float, v_reset: float | None, surrogate: str, alpha: float,
           detach_reset: bool, decay_input: bool, decay: float) -> NeuronSpec:
     return NeuronSpec(kind=kind, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate, alpha=alpha,
                       detach_reset=detach_reset, decay_input=decay_input, k=decay)
@@ -60,7 +58,7 @@ def _like(out: Tensor, ref: Tensor) -> Tensor:
 # -- forward ---------------------------------------------------------------------------------------------
 @torch.library.custom_op("snn_zoo::multistep_forward", mutates_args=())
 def multistep_forward(
-    x_seq: Tensor, v_init: Tensor, k: Optional[Tensor], kind: str, v_threshold: float, v_reset: Optional[float],
+    x_seq: Tensor, v_init: Tensor, k: Tensor | None, kind: str, v_threshold: float, v_reset: float | None,
     surrogate: str, alpha: float, detach_reset: bool, decay_input: bool, decay: float, backend: str, save_h: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(spikes [T, ...] in x's dtype, v_last [...] fp32, h [T, ...] or empty) with the torch kernel."""
@@ -92,8 +90,8 @@ def _multistep_forward_fake(x_seq, v_init, k, kind, v_threshold, v_reset, surrog
 # -- backward --------------------------------------------------------------------------------------------
 @torch.library.custom_op("snn_zoo::multistep_backward", mutates_args=())
 def multistep_backward(
-    grad_spikes: Tensor, h_seq: Tensor, v_init: Tensor, k: Optional[Tensor], kind: str, v_threshold: float,
-    v_reset: Optional[float], surrogate: str, alpha: float, detach_reset: bool, decay_input: bool, decay: float,
+    grad_spikes: Tensor, h_seq: Tensor, v_init: Tensor, k: Tensor | None, kind: str, v_threshold: float,
+    v_reset: float | None, surrogate: str, alpha: float, detach_reset: bool, decay_input: bool, decay: float,
     backend: str,
 ) -> tuple[Tensor, Tensor]:
     """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar; zero unless PLIF) with the torch kernel."""
@@ -124,7 +122,7 @@ _SPEC_ARGS = slice(3, 12)  # kind .. backend in multistep_forward's schema
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    x_seq, v_init, k = inputs[:3]
+    _, v_init, k = inputs[:3]
     ctx.spec_args = inputs[_SPEC_ARGS]
     ctx.k_meta = None if k is None else (k.shape, k.dtype)
     # v_init is only read by PLIF's dL/dk; not saving it otherwise keeps a view out of the saved set.
@@ -132,7 +130,7 @@ def _setup_context(ctx, inputs, output) -> None:
     ctx.set_materialize_grads(True)
 
 
-def _backward(ctx, grad_spikes: Tensor, grad_v_last: Optional[Tensor], grad_h: Optional[Tensor]):
+def _backward(ctx, grad_spikes: Tensor, grad_v_last: Tensor | None, grad_h: Tensor | None):
     h_seq, v_init, k = ctx.saved_tensors
     if h_seq.numel() == 0 and grad_spikes.numel() > 0:
         raise RuntimeError("snn_zoo::multistep_forward ran with save_h=False, so it cannot be differentiated; "
@@ -148,7 +146,7 @@ def _backward(ctx, grad_spikes: Tensor, grad_v_last: Optional[Tensor], grad_h: O
 torch.library.register_autograd("snn_zoo::multistep_forward", _backward, setup_context=_setup_context)
 
 
-def multistep(x_seq: Tensor, v_init: Tensor, k: Optional[Tensor], spec: NeuronSpec, backend: str = "auto"
+def multistep(x_seq: Tensor, v_init: Tensor, k: Tensor | None, spec: NeuronSpec, backend: str = "auto"
               ) -> tuple[Tensor, Tensor]:
     """Run a neuron over all T steps: ``(spikes [T, ...] in x's dtype, v_last [...] fp32)``.
 
@@ -168,11 +166,11 @@ def multistep(x_seq: Tensor, v_init: Tensor, k: Optional[Tensor], spec: NeuronSp
     return spikes, v_last
 
 
-def multistep_torch(x_seq: Tensor, v_init: Tensor, k: Optional[Tensor], spec: NeuronSpec) -> tuple[Tensor, Tensor]:
+def multistep_torch(x_seq: Tensor, v_init: Tensor, k: Tensor | None, spec: NeuronSpec) -> tuple[Tensor, Tensor]:
     """:func:`multistep` with the plain torch kernel on any device."""
     return multistep(x_seq, v_init, k, spec, backend="torch")
 
 
-def multistep_cupy(x_seq: Tensor, v_init: Tensor, k: Optional[Tensor], spec: NeuronSpec) -> tuple[Tensor, Tensor]:
+def multistep_cupy(x_seq: Tensor, v_init: Tensor, k: Tensor | None, spec: NeuronSpec) -> tuple[Tensor, Tensor]:
     """:func:`multistep` with the fused cupy kernel (CUDA tensors; fp64 falls back to the torch kernel)."""
     return multistep(x_seq, v_init, k, spec, backend="cupy")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 NEURON_KINDS = ("if", "lif", "plif")
 
@@ -22,7 +21,7 @@ class NeuronSpec:
 
     kind: str
     v_threshold: float = 1.0
-    v_reset: Optional[float] = 0.0
+    v_reset: float | None = 0.0
     surrogate: str = "sigmoid"
     alpha: float = 4.0
     detach_reset: bool = False

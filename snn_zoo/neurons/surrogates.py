@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from spikingjelly.activation_based import surrogate as sj_surrogate

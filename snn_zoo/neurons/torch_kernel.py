@@ -9,14 +9,12 @@ have no autograd: :mod:`snn_zoo.neurons.ops` registers them as the ``snn_zoo::mu
 """
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import torch
 
 from .spec import NeuronSpec
 from .surrogates import get_surrogate
 
-Decay = Union[float, torch.Tensor]
+Decay = float | torch.Tensor
 
 
 def _charge_(spec: NeuronSpec, v: torch.Tensor, x: torch.Tensor, k: Decay, out: torch.Tensor) -> torch.Tensor:
@@ -47,7 +45,7 @@ def membrane_after_spike(spec: NeuronSpec, h: torch.Tensor) -> torch.Tensor:
     return _reset_(spec, h, h >= spec.v_threshold, torch.empty_like(h))
 
 
-def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor], spec: NeuronSpec,
+def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec,
             save_h: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(spikes [T, ...], v_last [...] fp32, h [T, ...] or an empty tensor when ``save_h`` is False)."""
     decay = k.float() if k is not None else spec.k
@@ -71,7 +69,7 @@ def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor]
     return s_seq, v, h_seq
 
 
-def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor],
+def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None,
              spec: NeuronSpec) -> tuple[torch.Tensor, torch.Tensor]:
     """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar) for the saved charged membrane ``h_seq``.
 
@@ -112,7 +110,7 @@ def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor
     return grad_x, grad_k
 
 
-def forward_functional(x_seq: torch.Tensor, v_init: torch.Tensor, k: Optional[torch.Tensor], spec: NeuronSpec
+def forward_functional(x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The forward as plain out-of-place ops (same values, same operation order as :func:`forward`).
 

@@ -29,7 +29,7 @@ from ..io import atomic_write_text, non_finite_tensors, save_pretrained
 from ..layers import batch_size, is_sequence
 from .checks import check_recipe_against_data, check_teacher_input, check_transfer, describe_input
 from .precision import resolve_mixed_precision
-from .preflight import RunClock, check_classes, preflight, save_recipe
+from .preflight import RunClock, check_batches, check_classes, preflight, save_recipe
 from .recipe import Recipe
 from .state import find_run_state, load_run_state, save_run_state, write_history_csv
 from .teacher import build_teacher, needs_training, teacher_arch
@@ -311,6 +311,7 @@ def train_from_recipe(recipe: Recipe, resume: bool = False, command: str = "", a
 
     info, train_set, val_set, input_source = build_datasets(recipe)
     check_classes(recipe, info)
+    check_batches(recipe, len(train_set), accelerator.num_processes)
     check_recipe_against_data(recipe, info, accelerator.num_processes)
     input_report = describe_input(recipe, info, tuple(val_set[0][0].shape), input_source)
     accelerator.print(f"[input] {input_report['summary']}")

@@ -14,7 +14,7 @@ import torch
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_bf16_flags() -> tuple[str, ...]:
     """The CPU's native-bf16 flags from /proc/cpuinfo (empty where the file does not exist)."""
     try:

@@ -86,6 +86,16 @@ def check_classes(recipe: Recipe, info) -> None:
                              f"needs at least 2 classes (one sub-folder per class for an image folder).")
 
 
+def check_batches(recipe: Recipe, num_train: int, num_processes: int = 1) -> None:
+    """At least one full training batch per process: the training loader drops the last partial batch,
+    so a set smaller than the batch would train zero steps and still report a result."""
+    per_process = max(1, recipe.batch_size // num_processes)
+    if num_train // num_processes < per_process:
+        raise PreflightError(f"The training set has {num_train} sample(s), fewer than one batch of {recipe.batch_size} "
+                             f"({per_process} per process x {num_processes}); partial batches are dropped, so nothing "
+                             f"would be trained. Lower --batch-size or add data.")
+
+
 def _changed_fields(saved: dict, recipe: Recipe) -> dict:
     now = json.loads(json.dumps(recipe.to_dict()))  # same JSON types as the saved copy
     keys = (set(saved) | set(now)) - RESUME_IGNORED

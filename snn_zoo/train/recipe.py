@@ -239,7 +239,10 @@ def _parse_dict(text: str) -> dict:
     """'{"alpha": 0.002}' (JSON) or 'alpha=0.002,beta=1' (values parsed as YAML scalars)."""
     text = text.strip()
     if text.startswith("{"):
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise argparse.ArgumentTypeError(f"not valid JSON ({e}); write it as '{{\"key\": value}}' or key=value,key=value")
     out = {}
     for item in filter(None, text.split(",")):
         key, sep, value = item.partition("=")

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_models import TINY
 
 import snn_zoo
 from snn_zoo.models._checkpoint import pack, unpack
-from tiny_models import TINY
 
 NAMES = sorted(TINY)
 

@@ -10,9 +10,9 @@ import importlib.util
 
 import pytest
 import torch
+from tiny_models import TINY
 
 import snn_zoo
-from tiny_models import TINY
 
 NAMES = sorted(TINY)
 

@@ -11,9 +11,9 @@ import math
 import pytest
 import timm
 import torch
+from tiny_models import TINY, TRANSFORMERS
 
 import snn_zoo
-from tiny_models import TINY, TRANSFORMERS
 
 NAMES = sorted(TINY)
 

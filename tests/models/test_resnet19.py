@@ -13,8 +13,9 @@ def test_structure() -> None:
         model = snn_zoo.create_model("spiking_resnet19")
     assert model.conv1.out_channels == 64 and model.conv1.stride == (1, 1)
     assert [len(getattr(model, f"layer{i}")) for i in (1, 2, 3)] == [3, 3, 2]
-    assert [info["num_chs"] for info in model.feature_info] == [128, 256, 512]
-    assert [info["reduction"] for info in model.feature_info] == [1, 2, 4]
+    # timm's level 0 is the stem activation (64 channels), then the three stages.
+    assert [info["num_chs"] for info in model.feature_info] == [64, 128, 256, 512]
+    assert [info["reduction"] for info in model.feature_info] == [1, 1, 2, 4]
     assert model.layer1[0].downsample is not None  # 64 -> 128 projection shortcut
     assert model.layer1[0].connect is None  # Spiking-ResNet residual: add, then fire
     assert (model.fc1.in_features, model.fc1.out_features) == (512, 256)

@@ -10,5 +10,9 @@ TINY = {
     "spiking_resnet19": (dict(widths=(8, 16, 16), stem_width=8, hidden_dim=16), (3, 16, 16)),
     "spikformer_2_64_digits": (dict(embed_dim=32), (1, 8, 8)),
     "spikingformer_2_64_digits": (dict(embed_dim=32), (1, 8, 8)),
+    "qkformer_4_384_cifar": (dict(embed_dim=32, num_heads=2), (3, 16, 16)),
+    "spike_driven_transformer_2_256_cifar": (dict(embed_dim=32, num_heads=2), (3, 16, 16)),
+    "meta_spikeformer_15m": (dict(embed_dims=(8, 16, 32, 48), depths=(1, 1, 1, 1, 1), num_heads=2), (3, 32, 32)),
 }
-TRANSFORMERS = {"spikformer_2_64_digits", "spikingformer_2_64_digits"}
+# One feature level per block, all at one reduction (timm's ViT convention): fewer than 3 levels allowed.
+TRANSFORMERS = {"spikformer_2_64_digits", "spikingformer_2_64_digits", "spike_driven_transformer_2_256_cifar"}

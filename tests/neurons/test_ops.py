@@ -6,8 +6,7 @@ import logging
 import pytest
 import torch
 
-from snn_zoo.neurons import IFNode, LIFNode, PLIFNode, create_neuron
-from snn_zoo.neurons import torch_kernel
+from snn_zoo.neurons import IFNode, LIFNode, PLIFNode, create_neuron, torch_kernel
 from snn_zoo.neurons.ops import multistep_forward, multistep_torch
 from snn_zoo.neurons.spec import NeuronSpec
 

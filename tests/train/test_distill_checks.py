@@ -177,3 +177,11 @@ def test_disk_full_while_saving_state(distill_main, tmp_path, capsys, monkeypatc
     err = _error(capsys)
     assert "no space left on device" in err and str(out / "state") in err and "intact" in err
     assert (out / "state" / "meta.json").read_text() == good
+
+
+def test_training_set_smaller_than_a_batch_is_refused(distill_main, tmp_path, capsys):
+    """The training loader drops partial batches: 48 samples with a batch of 64 would train nothing."""
+    out = tmp_path / "run"
+    assert distill_main(TINY + ["--batch-size", "64", "--method", "none", "--output", str(out)]) == 2
+    assert "fewer than one batch of 64" in _error(capsys)
+    _nothing_trained(out)

@@ -51,7 +51,8 @@ def test_imagefolder_dataset(distill_main, tmp_path):
             for i in range(6):
                 Image.new("RGB", (12, 12), color=(40 * i, 80, 30 * len(label))).save(root / split / label / f"{i}.png")
     out = tmp_path / "run"
-    args = TOY + ["--dataset", "imagefolder", "--data-dir", str(root), "--img-size", "8", "--method", "none",
+    # 18 training images: a batch of 6 (TOY's 32 would be larger than the set, and is refused).
+    args = TOY + ["--batch-size", "6", "--dataset", "imagefolder", "--data-dir", str(root), "--img-size", "8", "--method", "none",
                        "--epochs", "1", "--output", str(out)]
     assert distill_main(args) == 0
     results = json.loads((out / "results.json").read_text())

@@ -34,5 +34,5 @@ def test_bad_recipes_fail_clearly(tmp_path):
         load_recipe(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_recipe(tmp_path / "missing.yaml")
-    with pytest.raises(ValueError, match="Unknown method"):
+    with pytest.raises(ValueError, match="Unknown distillation method"):
         Recipe(method="bkdd")
