@@ -22,6 +22,7 @@ with its neurons replaced by ReLU on a T x B batch (the convolution floor) and p
 snn_zoo.distill.Distiller(student, teacher, method='bkd') (teacher: the ANN twin unless --teacher).
 --readme FILE rewrites the "Speed and memory" table between its markers with this run's rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,19 @@ from snn_zoo.eval.validate import ValidationError, expand_model_names, write_res
 from snn_zoo.factory import create_model
 from snn_zoo.neurons import NEURON_CHOICES
 
-_COLUMNS = (("model", "{:<20}"), ("impl", "{:<13}"), ("mode", "{:<24}"), ("T", "{:>3}"), ("batch", "{:>6}"),
-            ("infer img/s", "{:>12}"), ("infer ms", "{:>10}"), ("train img/s", "{:>12}"), ("train ms", "{:>10}"),
-            ("train MiB", "{:>10}"), ("params", "{:>12}"))
+_COLUMNS = (
+    ("model", "{:<20}"),
+    ("impl", "{:<13}"),
+    ("mode", "{:<24}"),
+    ("T", "{:>3}"),
+    ("batch", "{:>6}"),
+    ("infer img/s", "{:>12}"),
+    ("infer ms", "{:>10}"),
+    ("train img/s", "{:>12}"),
+    ("train ms", "{:>10}"),
+    ("train MiB", "{:>10}"),
+    ("params", "{:>12}"),
+)
 _AMP = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 README_START, README_END = "<!-- speed-table:start -->", "<!-- speed-table:end -->"
 
@@ -72,8 +83,9 @@ def parse_mode(text: str) -> RunMode:
         elif part in ("ckpt-block", "ckpt-packed"):
             kwargs["grad_checkpointing"] = part.split("-", 1)[1]
         else:
-            raise ValueError(f"unknown part {part!r} in mode {text!r}; use bf16, fp16, channels_last, ckpt-block "
-                             f"or ckpt-packed.")
+            raise ValueError(
+                f"unknown part {part!r} in mode {text!r}; use bf16, fp16, channels_last, ckpt-block or ckpt-packed."
+            )
     return RunMode(**kwargs)
 
 
@@ -88,14 +100,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--neuron", default=None, choices=NEURON_CHOICES)
     p.add_argument("--compile", action="store_true", help="torch.compile the model (compile time is not timed)")
-    p.add_argument("--amp", nargs="?", const="default", default=None, choices=("default", "bf16", "fp16"),
-                   help="autocast: --amp bf16 | fp16; bare --amp is bf16 on CPU, fp16 on CUDA")
+    p.add_argument(
+        "--amp",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=("default", "bf16", "fp16"),
+        help="autocast: --amp bf16 | fp16; bare --amp is bf16 on CPU, fp16 on CUDA",
+    )
     p.add_argument("--amp-dtype", default=None, choices=("float16", "bfloat16"), help="same as --amp DTYPE")
     p.add_argument("--channels-last", action="store_true", help="model and input in channels-last layout")
-    p.add_argument("--grad-checkpointing", default=None, choices=("block", "packed"),
-                   help="per-block gradient checkpointing (packed: binary block inputs at 1 bit)")
-    p.add_argument("--modes", default=None,
-                   help="comma-separated modes timed together, e.g. eager,compile+bf16 (overrides the flags above)")
+    p.add_argument(
+        "--grad-checkpointing",
+        default=None,
+        choices=("block", "packed"),
+        help="per-block gradient checkpointing (packed: binary block inputs at 1 bit)",
+    )
+    p.add_argument(
+        "--modes",
+        default=None,
+        help="comma-separated modes timed together, e.g. eager,compile+bf16 (overrides the flags above)",
+    )
     p.add_argument("--num-warm-iter", type=int, default=2)
     p.add_argument("--num-bench-iter", type=int, default=5)
     p.add_argument("--train", action="store_true", help="benchmark training (default: train and infer)")
@@ -122,8 +147,14 @@ def _modes(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Ru
         amp = "bf16" if args.device == "cpu" else "fp16"
     if args.device == "cpu" and amp in ("fp16", "float16"):
         parser.error("CPU autocast runs bfloat16; use --amp bf16.")
-    return [RunMode(compile=args.compile, amp_dtype=_AMP[amp] if amp else None, channels_last=args.channels_last,
-                    grad_checkpointing=args.grad_checkpointing or "")]
+    return [
+        RunMode(
+            compile=args.compile,
+            amp_dtype=_AMP[amp] if amp else None,
+            channels_last=args.channels_last,
+            grad_checkpointing=args.grad_checkpointing or "",
+        )
+    ]
 
 
 def _fmt(value: Any, spec: str = "{:.2f}") -> str:
@@ -131,10 +162,19 @@ def _fmt(value: Any, spec: str = "{:.2f}") -> str:
 
 
 def _table_row(r: dict) -> str:
-    values = (r["model"], r["impl"], r["mode"], r["T"], r["batch_size"],
-              _fmt(r.get("infer_samples_per_sec")), _fmt(r.get("infer_step_time_ms"), "{:.1f}"),
-              _fmt(r.get("train_samples_per_sec")), _fmt(r.get("train_step_time_ms"), "{:.1f}"),
-              _fmt(r.get("train_peak_mem_mb"), "{:.0f}"), f"{r['param_count']:,}")
+    values = (
+        r["model"],
+        r["impl"],
+        r["mode"],
+        r["T"],
+        r["batch_size"],
+        _fmt(r.get("infer_samples_per_sec")),
+        _fmt(r.get("infer_step_time_ms"), "{:.1f}"),
+        _fmt(r.get("train_samples_per_sec")),
+        _fmt(r.get("train_step_time_ms"), "{:.1f}"),
+        _fmt(r.get("train_peak_mem_mb"), "{:.0f}"),
+        f"{r['param_count']:,}",
+    )
     return "  ".join(spec.format(v) for (_, spec), v in zip(_COLUMNS, values))
 
 
@@ -144,8 +184,11 @@ def _header() -> str:
 
 def _candidates(name: str, args: argparse.Namespace, modes: list[RunMode]) -> tuple[dict, dict, dict]:
     """(label -> model, label -> RunMode, label -> batch size) for ours, spikingjelly and the floor."""
-    build = {k: v for k, v in dict(T=args.T, neuron=args.neuron, num_classes=args.num_classes,
-                                   in_chans=args.in_chans).items() if v is not None}
+    build = {
+        k: v
+        for k, v in dict(T=args.T, neuron=args.neuron, num_classes=args.num_classes, in_chans=args.in_chans).items()
+        if v is not None
+    }
     models, run_modes, batches = {}, {}, {}
     ours_state = None
     for mode in modes:
@@ -157,12 +200,19 @@ def _candidates(name: str, args: argparse.Namespace, modes: list[RunMode]) -> tu
         models[label], run_modes[label] = ours, mode
         plain = RunMode(mode.compile, mode.amp_dtype, mode.channels_last)  # no checkpointing on the others
         if args.compare == "spikingjelly":
-            sj = spikingjelly_equivalent(name, **ours.snn_args, num_classes=ours.num_classes, in_chans=ours.in_chans,
-                                         connect=getattr(ours, "connect", None) or "ADD")
+            sj = spikingjelly_equivalent(
+                name,
+                **ours.snn_args,
+                num_classes=ours.num_classes,
+                in_chans=ours.in_chans,
+                connect=getattr(ours, "connect", None) or "ADD",
+            )
             n_ours, n_sj = (sum(p.numel() for p in m.parameters()) for m in (ours, sj))
             if abs(n_ours - n_sj) > 0.01 * n_ours:
-                raise ValidationError(f"{name}: snn_zoo has {n_ours:,} parameters, spikingjelly's equivalent "
-                                      f"{n_sj:,}; the architectures differ, so the timing would not compare.")
+                raise ValidationError(
+                    f"{name}: snn_zoo has {n_ours:,} parameters, spikingjelly's equivalent "
+                    f"{n_sj:,}; the architectures differ, so the timing would not compare."
+                )
             # Same names (the ResNets): same weights, same spikes; other names (Spikformer): own initialisation.
             with contextlib.suppress(RuntimeError):
                 sj.net.load_state_dict(ours_state)
@@ -187,8 +237,10 @@ def _ratios(name: str, rows: dict[str, dict], modes: dict[str, bool]) -> list[st
         if not on:
             continue
         key = f"{m}_step_time_ms"
-        for other, pretty in (("spikingjelly", "snn_zoo speed / spikingjelly (>1: snn_zoo faster)"),
-                              ("relu floor", "snn_zoo step / ReLU floor on T x B (1 = the floor)")):
+        for other, pretty in (
+            ("spikingjelly", "snn_zoo speed / spikingjelly (>1: snn_zoo faster)"),
+            ("relu floor", "snn_zoo step / ReLU floor on T x B (1 = the floor)"),
+        ):
             theirs = by_impl.get(other)
             if not theirs:
                 continue
@@ -206,12 +258,16 @@ def _ratios(name: str, rows: dict[str, dict], modes: dict[str, bool]) -> list[st
 
 
 def _markdown(rows: list[dict], command: str) -> str:
-    head = ("| model | impl | mode | T | batch | infer img/s | train img/s | train ms | train peak MiB |\n"
-            "|---|---|---|---|---|---|---|---|---|")
-    body = [f"| {r['model']} | {r['impl']} | {r['mode']} | {r['T']} | {r['batch_size']} | "
-            f"{_fmt(r.get('infer_samples_per_sec'), '{:.1f}')} | {_fmt(r.get('train_samples_per_sec'), '{:.1f}')} | "
-            f"{_fmt(r.get('train_step_time_ms'), '{:.0f}')} | {_fmt(r.get('train_peak_mem_mb'), '{:.0f}')} |"
-            for r in rows]
+    head = (
+        "| model | impl | mode | T | batch | infer img/s | train img/s | train ms | train peak MiB |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    body = [
+        f"| {r['model']} | {r['impl']} | {r['mode']} | {r['T']} | {r['batch_size']} | "
+        f"{_fmt(r.get('infer_samples_per_sec'), '{:.1f}')} | {_fmt(r.get('train_samples_per_sec'), '{:.1f}')} | "
+        f"{_fmt(r.get('train_step_time_ms'), '{:.0f}')} | {_fmt(r.get('train_peak_mem_mb'), '{:.0f}')} |"
+        for r in rows
+    ]
     device = rows[0]["device"] if rows else "?"
     return "\n".join([f"Generated on {device} (torch {torch.__version__}) by `{command}`:", "", head, *body])
 
@@ -239,13 +295,25 @@ def main(argv: list[str] | None = None) -> int:
             raise ValidationError("--device cuda was requested but no CUDA GPU is available; use --device cpu.")
         if args.kd_overhead:
             for name in names:
-                r = kd_overhead(name, T=args.T, batch_size=args.batch_size, img_size=args.img_size,
-                                device=args.device, neuron=args.neuron, num_warm_iter=args.num_warm_iter,
-                                num_bench_iter=args.num_bench_iter, method=args.kd_method, teacher=args.teacher,
-                                num_classes=args.num_classes, in_chans=args.in_chans)
-                print(f"{name}: CE step {r['ce_step_time_ms']:.1f} ms, Distiller(method={r['method']!r}, "
-                      f"teacher={r['teacher']}) step {r['kd_step_time_ms']:.1f} ms -> "
-                      f"KD overhead {r['kd_overhead']:.2f}x (T={r['T']}, batch {r['batch_size']}, {r['device']})")
+                r = kd_overhead(
+                    name,
+                    T=args.T,
+                    batch_size=args.batch_size,
+                    img_size=args.img_size,
+                    device=args.device,
+                    neuron=args.neuron,
+                    num_warm_iter=args.num_warm_iter,
+                    num_bench_iter=args.num_bench_iter,
+                    method=args.kd_method,
+                    teacher=args.teacher,
+                    num_classes=args.num_classes,
+                    in_chans=args.in_chans,
+                )
+                print(
+                    f"{name}: CE step {r['ce_step_time_ms']:.1f} ms, Distiller(method={r['method']!r}, "
+                    f"teacher={r['teacher']}) step {r['kd_step_time_ms']:.1f} ms -> "
+                    f"KD overhead {r['kd_overhead']:.2f}x (T={r['T']}, batch {r['batch_size']}, {r['device']})"
+                )
                 rows.append(r)
         else:
             print(_header())
@@ -254,10 +322,20 @@ def main(argv: list[str] | None = None) -> int:
                 models, run_modes, batches = _candidates(name, args, modes)
                 first = next(iter(models.values()))
                 img_size = args.img_size or first.pretrained_cfg["input_size"][-1]  # wrappers have no cfg
-                result = benchmark_models(models, batch_size=args.batch_size, img_size=img_size, device=args.device,
-                                          num_warm_iter=args.num_warm_iter, num_bench_iter=args.num_bench_iter,
-                                          in_chans=first.in_chans, train=which["train"], infer=which["infer"],
-                                          modes=run_modes, batch_sizes=batches, measure_memory=not args.no_memory)
+                result = benchmark_models(
+                    models,
+                    batch_size=args.batch_size,
+                    img_size=img_size,
+                    device=args.device,
+                    num_warm_iter=args.num_warm_iter,
+                    num_bench_iter=args.num_bench_iter,
+                    in_chans=first.in_chans,
+                    train=which["train"],
+                    infer=which["infer"],
+                    modes=run_modes,
+                    batch_sizes=batches,
+                    measure_memory=not args.no_memory,
+                )
                 for label, r in result.items():
                     r.update(model=name, impl=label.split("|")[0], neuron=first.neuron)
                     print(_table_row(r), flush=True)

@@ -21,6 +21,7 @@ Example::
 
     python hub_scripts/benchmark_neurons.py --neurons lif --dtypes fp16 --markdown docs/benchmarks.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,14 +60,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--neurons", nargs="+", default=["if", "lif", "plif"], choices=["if", "lif", "plif"])
     p.add_argument("--T", nargs="+", type=int, default=[1, 2, 4, 8, 16], dest="steps")
-    p.add_argument("--shape", nargs="+", type=int, default=[64, 64, 32, 32],
-                   help="shape of one time step (N = its product); default 64 x 64x32x32")
+    p.add_argument(
+        "--shape",
+        nargs="+",
+        type=int,
+        default=[64, 64, 32, 32],
+        help="shape of one time step (N = its product); default 64 x 64x32x32",
+    )
     p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
     p.add_argument("--impls", nargs="+", default=["torch", "sj", "cupy"], choices=["torch", "sj", "cupy"])
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--iters", type=int, default=20, help="timed iterations; the median is reported")
-    p.add_argument("--peak-gbps", type=float, default=None,
-                   help="device peak memory bandwidth in GB/s (default: table by device name, else measured)")
+    p.add_argument(
+        "--peak-gbps",
+        type=float,
+        default=None,
+        help="device peak memory bandwidth in GB/s (default: table by device name, else measured)",
+    )
     p.add_argument("--sj-api", choices=["functional", "module"], default="functional")
     p.add_argument("--markdown", metavar="PATH", default=None, help="append the table to this markdown file")
     p.add_argument("--allow-cpu", action="store_true", help="exit 0 (measuring nothing) when CUDA is missing")
@@ -128,8 +138,9 @@ def saved_bytes(forward: Callable[[], object]) -> int:
     return sum(seen.values())
 
 
-def make_impls(kind: str, dtype: torch.dtype, T: int, shape: list[int], device: torch.device, sj_api: str
-               ) -> dict[str, tuple[Callable[[], torch.Tensor], list[torch.Tensor]]]:
+def make_impls(
+    kind: str, dtype: torch.dtype, T: int, shape: list[int], device: torch.device, sj_api: str
+) -> dict[str, tuple[Callable[[], torch.Tensor], list[torch.Tensor]]]:
     """name -> (forward() returning spikes, tensors to differentiate) on shared inputs."""
     from snn_zoo.eval.sj_adapter import sj_multistep
     from snn_zoo.neurons.ops import multistep_cupy, multistep_torch
@@ -182,8 +193,9 @@ def measure(args: argparse.Namespace, device: torch.device) -> list[Row]:
                     row.ms[name] = time_cuda(step, args.warmup, args.iters)
                 if "cupy" in spikes and "torch" in spikes:
                     row.spikes_match = torch.equal(spikes["cupy"], spikes["torch"])
-                row.floor_ms = bytes_moved(T, n, torch.empty((), dtype=dtype).element_size(), kind == "plif") / (
-                    peak * 1e9) * 1e3
+                row.floor_ms = (
+                    bytes_moved(T, n, torch.empty((), dtype=dtype).element_size(), kind == "plif") / (peak * 1e9) * 1e3
+                )
                 rows.append(row)
                 print(" | ".join(_row_cells(row)), flush=True)
                 del impls, grad_s, spikes
@@ -193,9 +205,22 @@ def measure(args: argparse.Namespace, device: torch.device) -> list[Row]:
 
 # --------------------------------------------------------------------------- reporting
 
-HEADERS = ["neuron", "dtype", "T", "torch ms", "sj ms", "cupy ms", "cupy vs sj", "cupy vs torch",
-           "floor ms", "% of floor", "saved B/neuron cupy", "saved B/neuron sj", "saved B/neuron torch",
-           "spikes = torch"]
+HEADERS = [
+    "neuron",
+    "dtype",
+    "T",
+    "torch ms",
+    "sj ms",
+    "cupy ms",
+    "cupy vs sj",
+    "cupy vs torch",
+    "floor ms",
+    "% of floor",
+    "saved B/neuron cupy",
+    "saved B/neuron sj",
+    "saved B/neuron torch",
+    "spikes = torch",
+]
 
 
 def _fmt(v: float | None, spec: str) -> str:
@@ -207,7 +232,11 @@ def _row_cells(row: Row) -> list[str]:
     cupy = ms.get("cupy")
     saved = [_fmt(row.saved_bytes_per_neuron.get(k), ".1f") for k in ("cupy", "sj", "torch")]
     return [
-        row.neuron, row.dtype, str(row.T), _fmt(ms.get("torch"), ".3f"), _fmt(ms.get("sj"), ".3f"),
+        row.neuron,
+        row.dtype,
+        str(row.T),
+        _fmt(ms.get("torch"), ".3f"),
+        _fmt(ms.get("sj"), ".3f"),
         _fmt(cupy, ".3f"),
         _fmt(ms["sj"] / cupy, ".2f") + "x" if cupy and "sj" in ms else "-",
         _fmt(ms["torch"] / cupy, ".2f") + "x" if cupy and "torch" in ms else "-",
@@ -255,13 +284,17 @@ def target_report(rows: list[Row], steps: tuple[int, ...] = (4, 16)) -> list[str
         checks.append(("floor", row.floor_ms / cupy, TARGETS["floor_fraction"]))
         # One T x N fp16 tensor is 2*T bytes per neuron (PLIF adds v_init, but targets are LIF).
         saved_ok = row.saved_bytes_per_neuron.get("cupy", math.inf) <= 2 * row.T + 0.01
-        parts = [f"{name} {val:.2f} (>= {target}) {'PASS' if val >= target else 'FAIL'}" for name, val, target in checks]
+        parts = [
+            f"{name} {val:.2f} (>= {target}) {'PASS' if val >= target else 'FAIL'}" for name, val, target in checks
+        ]
         parts.append(f"saved <= one T x N tensor {'PASS' if saved_ok else 'FAIL'}")
         out.append(f"LIF fp16 T={row.T}: " + "; ".join(parts))
     return out
 
 
-def append_markdown(path: str, rows: list[Row], device_name: str, bandwidth: tuple[float, str], argv: list[str]) -> None:
+def append_markdown(
+    path: str, rows: list[Row], device_name: str, bandwidth: tuple[float, str], argv: list[str]
+) -> None:
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     text = [
         f"\n### Neuron kernels, {stamp}, {device_name}\n",
@@ -283,8 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.allow_cpu:
             print("benchmark_neurons: no CUDA device; nothing was measured (--allow-cpu).")
             return 0
-        print("benchmark_neurons: needs a CUDA GPU (torch.cuda.is_available() is False); "
-              "pass --allow-cpu to exit 0 without measuring.", file=sys.stderr)
+        print(
+            "benchmark_neurons: needs a CUDA GPU (torch.cuda.is_available() is False); "
+            "pass --allow-cpu to exit 0 without measuring.",
+            file=sys.stderr,
+        )
         return 1
     device = torch.device("cuda", torch.cuda.current_device())
     device_name = torch.cuda.get_device_name(device)
@@ -293,8 +329,10 @@ def main(argv: list[str] | None = None) -> int:
         from snn_zoo.neurons import cupy_available
 
         if not cupy_available():
-            print("benchmark_neurons: cupy unavailable, the cupy column will be empty "
-                  "(pip install \"snn_zoo[cuda]\").", file=sys.stderr)
+            print(
+                'benchmark_neurons: cupy unavailable, the cupy column will be empty (pip install "snn_zoo[cuda]").',
+                file=sys.stderr,
+            )
     except ImportError:
         pass
     try:
@@ -303,8 +341,10 @@ def main(argv: list[str] | None = None) -> int:
         sj_impls = {k: neuron_implementation(k, device)["implementation"] for k in args.neurons}
     except Exception as error:  # only informative
         sj_impls = {"?": repr(error)}
-    print(f"device: {device_name}; peak {args.peak[0]:.0f} GB/s ({args.peak[1]}); N = {math.prod(args.shape)}; "
-          f"spikingjelly implementation: {sj_impls} via {args.sj_api} API")
+    print(
+        f"device: {device_name}; peak {args.peak[0]:.0f} GB/s ({args.peak[1]}); N = {math.prod(args.shape)}; "
+        f"spikingjelly implementation: {sj_impls} via {args.sj_api} API"
+    )
     print(" | ".join(HEADERS))
     rows = measure(args, device)
     print_table(rows, f"fwd+bwd median of {args.iters} ({device_name})")

@@ -12,6 +12,7 @@ the weights and logs of the first seed, and a results.json that adds the per-see
 A recipe with a failed seed leaves checkpoints/NAME/ untouched. Afterwards run
 hub_scripts/make_model_cards.py to regenerate model_cards/ and the README tables.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,11 +41,26 @@ def run_one(recipe: Path, seed: int, runs: Path, threads: int) -> tuple[str, int
     name = recipe.stem
     out = runs / name / f"seed{seed}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["accelerate", "launch", "--num_processes", "1", "--cpu", "--num_cpu_threads_per_process", str(threads),
-           "hub_scripts/distill.py", "--recipe", _shown(recipe), "--seed", str(seed), "--output", _shown(out)]
+    cmd = [
+        "accelerate",
+        "launch",
+        "--num_processes",
+        "1",
+        "--cpu",
+        "--num_cpu_threads_per_process",
+        str(threads),
+        "hub_scripts/distill.py",
+        "--recipe",
+        _shown(recipe),
+        "--seed",
+        str(seed),
+        "--output",
+        _shown(out),
+    ]
     with (runs / name / f"seed{seed}.log").open("w") as f:
-        code = subprocess.call(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                               env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+        code = subprocess.call(
+            cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS=str(threads))
+        )
     return name, seed, code, out
 
 
@@ -114,14 +130,18 @@ def main() -> int:
             failed = [s for s, c, _ in finished[name] if c != 0]
             if failed:
                 ok = False
-                print(f"FAILED {name} seeds {failed} (see {runs / name}/seed*.log); checkpoint left as it was",
-                      flush=True)
+                print(
+                    f"FAILED {name} seeds {failed} (see {runs / name}/seed*.log); checkpoint left as it was", flush=True
+                )
                 continue
             publish(name, [o for *_, o in finished[name]], checkpoints)
             merged = json.loads((checkpoints / name / "results.json").read_text())
-            print(f"ok     {name}: top-1 {merged['top1_mean']:.2f} ± {merged['top1_std']:.2f} "
-                  f"(seeds {merged['seeds']})", flush=True)
+            print(
+                f"ok     {name}: top-1 {merged['top1_mean']:.2f} ± {merged['top1_std']:.2f} (seeds {merged['seeds']})",
+                flush=True,
+            )
     return 0 if ok else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

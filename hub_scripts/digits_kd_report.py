@@ -10,6 +10,7 @@ Per seed, the first arm with a teacher trains it; every later arm of that seed r
 results.json exists is read, not retrained (delete its folder to rerun it). Every number in the report comes
 from the runs' results.json files; the command is written beside the table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from snn_zoo.distill import get_method  # noqa: E402
-from snn_zoo.train import load_recipe, train_from_recipe  # noqa: E402
+from snn_zoo.distill import get_method
+from snn_zoo.train import load_recipe, train_from_recipe
 
 
 def run_arm(path: Path, seed: int, runs: Path, overrides: dict) -> dict:
@@ -48,13 +49,15 @@ def write_report(arms: dict, command: str, wall: float) -> str:
     first = next(iter(arms.values()))[0]
     recipe = first["recipe"]
     lines = [
-        "# Distillation on scikit-learn digits (CPU)", "",
+        "# Distillation on scikit-learn digits (CPU)",
+        "",
         f"Command: `{command}`  ",
         f"Wall time: {wall:.0f} s on {platform.machine()} ({first['torch']}); runs read from disk count 0 s.  ",
         f"Student `{recipe['model']}` (T={recipe['T']}), {recipe['epochs']} epochs, batch {recipe['batch_size']}, "
         f"{recipe['optimizer']} lr {recipe['lr']} wd {recipe['weight_decay']}, {recipe['sched']}; teacher "
         f"`{recipe['teacher']}` (ANN twin, {recipe['teacher_epochs']} epochs, one per seed, shared by every arm). "
-        f"Validation: {first['num_val_samples']} images, final epoch, no checkpoint selection.", "",
+        f"Validation: {first['num_val_samples']} images, final epoch, no checkpoint selection.",
+        "",
         "| Arm (recipe) | Method | Top-1 (%) | Top-1 per seed | Teacher top-1 (%) | Firing rate | SOPs / image | "
         "Train (s) |",
         "|---|---|---:|---|---:|---:|---:|---:|",
@@ -62,19 +65,24 @@ def write_report(arms: dict, command: str, wall: float) -> str:
     for stem, rs in arms.items():
         seeds = ", ".join(f"{r['top1']:.2f} (seed {r['seed']})" for r in rs)
         teacher = [r["teacher_top1"] for r in rs if r.get("teacher_top1") is not None]
-        method = rs[0]["method"] + (f", T=1 noise sigma {rs[0]['single_step_noise']}"
-                                    if rs[0].get("single_step_noise") is not None else "")
+        method = rs[0]["method"] + (
+            f", T=1 noise sigma {rs[0]['single_step_noise']}" if rs[0].get("single_step_noise") is not None else ""
+        )
         lines.append(
             f"| `{stem}` | {method} | {_mean_std([r['top1'] for r in rs])} | {seeds} | "
             f"{_mean_std(teacher) if teacher else '-'} | {_mean_std([r['mean_firing_rate'] for r in rs])} | "
             f"{statistics.fmean(r['sops_per_image'] for r in rs):,.0f} | "
-            f"{statistics.fmean(r['train_seconds'] for r in rs):.0f} |")
+            f"{statistics.fmean(r['train_seconds'] for r in rs):.0f} |"
+        )
     lines += [
-        "", "Mean ± sample standard deviation over seeds. Firing rate and SOPs: averaged over the first 64 validation "
+        "",
+        "Mean ± sample standard deviation over seeds. Firing rate and SOPs: averaged over the first 64 validation "
         "images (snn_zoo.metrics.energy_report). Train (s) includes the teacher only for the arm that trained it.",
         "Hetero-temperature KD and noisy single-step training follow our own definitions "
         "(`snn_zoo/distill/hetero.py`, `snn_zoo/distill/noisy.py`); the published methods give no details.",
-        "Recipes: `recipes/experiments/digits_kd/`; raw results: `digits_kd.json` next to this file.", ""]
+        "Recipes: `recipes/experiments/digits_kd/`; raw results: `digits_kd.json` next to this file.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -88,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps-per-epoch", type=int, default=None)
     args = parser.parse_args(argv)
     command = "python hub_scripts/digits_kd_report.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
     overrides = {}
     if args.epochs:
         overrides.update(epochs=args.epochs, teacher_epochs=args.epochs)
@@ -112,11 +121,28 @@ def main(argv: list[str] | None = None) -> int:
     report = write_report(arms, command.strip(), time.perf_counter() - t0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
-    keep = ("name", "method", "seed", "top1", "top5", "teacher_top1", "mean_firing_rate", "sops_per_image",
-            "train_seconds", "single_step_noise", "recipe")
-    args.out.with_suffix(".json").write_text(json.dumps(
-        {"command": command.strip(), "results": {k: [{f: r.get(f) for f in keep} for r in v] for k, v in arms.items()}},
-        indent=2))
+    keep = (
+        "name",
+        "method",
+        "seed",
+        "top1",
+        "top5",
+        "teacher_top1",
+        "mean_firing_rate",
+        "sops_per_image",
+        "train_seconds",
+        "single_step_noise",
+        "recipe",
+    )
+    args.out.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "command": command.strip(),
+                "results": {k: [{f: r.get(f) for f in keep} for r in v] for k, v in arms.items()},
+            },
+            indent=2,
+        )
+    )
     print(report)
     return 0
 

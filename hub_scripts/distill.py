@@ -7,6 +7,7 @@
 
 Every recipe field is also a flag (``--lr``, ``--epochs``, ``--loss-weights alpha=0.002`` ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_recipe_arguments(parser)
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/state (the last finished epoch)")
-    parser.add_argument("--allow-recipe-change", default="", metavar="FIELDS",
-                        help="with --resume: comma-separated recipe fields that may differ from the saved run "
-                             "(only epochs, teacher_epochs, max_steps_per_epoch, cooldown_epochs)")
+    parser.add_argument(
+        "--allow-recipe-change",
+        default="",
+        metavar="FIELDS",
+        help="with --resume: comma-separated recipe fields that may differ from the saved run "
+        "(only epochs, teacher_epochs, max_steps_per_epoch, cooldown_epochs)",
+    )
     args = parser.parse_args(argv)
-    command = "accelerate launch hub_scripts/distill.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "accelerate launch hub_scripts/distill.py " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
     try:
         recipe = recipe_from_args(args)
         allow = [f.strip().replace("-", "_") for f in args.allow_recipe_change.split(",") if f.strip()]
@@ -49,8 +56,10 @@ def summary_line(results: dict, output) -> str:
     teacher = ""
     if results.get("teacher_top1") is not None:
         teacher = f" (teacher {results['teacher']} {results['teacher_top1']:.2f}%)"
-    return (f"{results['name']}: top-1 {results['top1']:.2f}%{teacher}, T={results['T']}, "
-            f"{results['train_seconds']:.0f} s -> {output}")
+    return (
+        f"{results['name']}: top-1 {results['top1']:.2f}%{teacher}, T={results['T']}, "
+        f"{results['train_seconds']:.0f} s -> {output}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 Reads checkpoints/<name>/results.json (written by hub_scripts/distill.py) and recipes/paper/*.yaml;
 nothing here is typed by hand.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from snn_zoo.hub.card import render_model_card  # noqa: E402
-from snn_zoo.hub.markdown import replace_marked_block  # noqa: E402
-from snn_zoo.io import atomic_write_text  # noqa: E402
-from snn_zoo.models._builder import HUB_ORG  # noqa: E402
-from snn_zoo.train import load_recipe  # noqa: E402
+from snn_zoo.hub.card import render_model_card
+from snn_zoo.hub.markdown import replace_marked_block
+from snn_zoo.io import atomic_write_text
+from snn_zoo.models._builder import HUB_ORG
+from snn_zoo.train import load_recipe
 
 
 def _top1(r: dict) -> str:
@@ -38,9 +39,11 @@ def _seeds(r: dict) -> str:
 
 def zoo_table(results: list[dict]) -> str:
     """One row per published checkpoint, from its results.json (mean ± sample std over its seeds)."""
-    lines = ["| Checkpoint | Data | Method | T | Top-1 (%) mean ± std | Top-1 per seed | Teacher top-1 (%) | Params | "
-             "Firing rate | SOPs / image | Energy / image (µJ) | ANN-twin energy (µJ) | Train (s) |",
-             "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| Checkpoint | Data | Method | T | Top-1 (%) mean ± std | Top-1 per seed | Teacher top-1 (%) | Params | "
+        "Firing rate | SOPs / image | Energy / image (µJ) | ANN-twin energy (µJ) | Train (s) |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         teacher = "-"
         if r.get("teacher_top1_mean") is not None:
@@ -51,22 +54,27 @@ def zoo_table(results: list[dict]) -> str:
             f"| [`{r['name']}`](model_cards/{r['name']}.md) | {r['dataset']} | {r['method']} | {r['T']} | "
             f"{_top1(r)} | {_seeds(r)} | {teacher} | {r['param_count']:,} | {r['mean_firing_rate']:.4f} | "
             f"{r['sops_per_image']:,.0f} | {r['energy_mj_per_image'] * 1e3:.3f} | "
-            f"{r['ann_energy_mj_per_image'] * 1e3:.3f} | {r.get('train_seconds_mean', r['train_seconds']):.0f} |")
+            f"{r['ann_energy_mj_per_image'] * 1e3:.3f} | {r.get('train_seconds_mean', r['train_seconds']):.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def kd_vs_baseline_table(results: list[dict]) -> str:
     """Every distilled checkpoint beside the no-KD baseline of the same model, data, T and epochs."""
     baselines = {(r["model"], r["dataset"], r["T"], r["epochs"]): r for r in results if r["method"] == "none"}
-    lines = ["| Model | Data | Method | Epochs | No-KD top-1 (%) | KD top-1 (%) | Difference (points) |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| Model | Data | Method | Epochs | No-KD top-1 (%) | KD top-1 (%) | Difference (points) |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for r in results:
         base = baselines.get((r["model"], r["dataset"], r["T"], r["epochs"]))
         if r["method"] == "none" or base is None:
             continue
         diff = r.get("top1_mean", r["top1"]) - base.get("top1_mean", base["top1"])
-        lines.append(f"| `{r['model']}` | {r['dataset']} | {r['method']} | {r['epochs']} | {_top1(base)} | "
-                     f"{_top1(r)} | {diff:+.2f} |")
+        lines.append(
+            f"| `{r['model']}` | {r['dataset']} | {r['method']} | {r['epochs']} | {_top1(base)} | "
+            f"{_top1(r)} | {diff:+.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -77,8 +85,10 @@ def recipes_table(recipe_dir: Path, checkpoints: Path) -> str:
         r = load_recipe(path)
         published = (checkpoints / r.run_name / "model.safetensors").is_file()
         status = "published" if published else "recipe, checkpoint not yet published"
-        lines.append(f"| [`{path.stem}`](recipes/paper/{path.name}) | `{r.model}` | {r.dataset} | {r.method} | "
-                     f"`{r.teacher}` | {r.epochs} | {status} |")
+        lines.append(
+            f"| [`{path.stem}`](recipes/paper/{path.name}) | `{r.model}` | {r.dataset} | {r.method} | "
+            f"`{r.teacher}` | {r.epochs} | {status} |"
+        )
     return "\n".join(lines) + "\n"
 
 

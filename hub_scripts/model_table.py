@@ -8,25 +8,36 @@ The file given to ``--write`` must contain the marker lines of both blocks (``mo
 Models are built on the meta device, so
 counting the parameters of even the largest costs no memory and no initialisation time.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import torch
 from timm.models import get_pretrained_cfg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-import snn_zoo  # noqa: E402
-from snn_zoo.hub.markdown import replace_marked_block  # noqa: E402
+import snn_zoo
+from snn_zoo.hub.markdown import replace_marked_block
 
 MARKER = "model-table"
 COLUMNS = ("Model", "Params (M)", "Input size", "Classes", "Family", "Paper")
 PORTED_MARKER = "ported-table"
-PORTED_COLUMNS = ("Checkpoint", "Data", "Reported top-1 (%)", "T", "Neuron", "Eval input", "Source", "Weights from",
-                  "Status")
+PORTED_COLUMNS = (
+    "Checkpoint",
+    "Data",
+    "Reported top-1 (%)",
+    "T",
+    "Neuron",
+    "Eval input",
+    "Source",
+    "Weights from",
+    "Status",
+)
 
 
 def _paper_links(paper_ids: Any) -> str:
@@ -48,35 +59,38 @@ def _family(model: torch.nn.Module) -> str:
     return f"{family} (SEW {connect})" if connect else family
 
 
-def model_rows(names: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+def model_rows(names: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """One row per architecture: parameters at its default num_classes, default input size, ..."""
     rows = []
     for name in names if names is not None else snn_zoo.list_models():
         cfg = get_pretrained_cfg(name)
         with torch.device("meta"):
             model = snn_zoo.create_model(name)
-        rows.append({
-            "name": name,
-            "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-            "input_size": tuple(cfg.input_size),
-            "num_classes": cfg.num_classes,
-            "family": _family(model),
-            "paper": _paper_links(cfg.paper_ids),
-        })
+        rows.append(
+            {
+                "name": name,
+                "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+                "input_size": tuple(cfg.input_size),
+                "num_classes": cfg.num_classes,
+                "family": _family(model),
+                "paper": _paper_links(cfg.paper_ids),
+            }
+        )
     return rows
 
 
-def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """Render rows from :func:`model_rows` as a GitHub markdown table (trailing newline included)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---", "---:", "---", "---:", "---", "---"]) + "|"]
     for r in rows:
         size = "x".join(str(s) for s in r["input_size"])
-        lines.append(f"| `{r['name']}` | {r['params_m']:.2f} | {size} | {r['num_classes']} | "
-                     f"{r['family']} | {r['paper']} |")
+        lines.append(
+            f"| `{r['name']}` | {r['params_m']:.2f} | {size} | {r['num_classes']} | {r['family']} | {r['paper']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def ported_rows(filter: str = "") -> List[Dict[str, Any]]:
+def ported_rows(filter: str = "") -> list[dict[str, Any]]:
     """One row per ported official checkpoint ('arch.tag'), from its pretrained cfg."""
     from snn_zoo.models import ported_weights
 
@@ -90,26 +104,31 @@ def ported_rows(filter: str = "") -> List[Dict[str, Any]]:
     return sorted(rows, key=lambda r: r["name"])
 
 
-def ported_table(rows: Sequence[Dict[str, Any]]) -> str:
+def ported_table(rows: Sequence[dict[str, Any]]) -> str:
     """Render :func:`ported_rows` as a markdown table; the status column says what has not been done yet."""
     from snn_zoo.models import PORTED_STATUS
 
-    lines = ["| " + " | ".join(PORTED_COLUMNS) + " |",
-             "|" + "|".join(["---", "---", "---:", "---:", "---", "---", "---", "---", "---"]) + "|"]
+    lines = [
+        "| " + " | ".join(PORTED_COLUMNS) + " |",
+        "|" + "|".join(["---", "---", "---:", "---:", "---", "---", "---", "---", "---"]) + "|",
+    ]
     for r in rows:
         args = r["snn_args"]
         neuron = args["neuron"].upper() + ("" if args.get("decay_input", True) else ", decay_input=False")
         size = f"{r['input_size'][-1]} (crop {r['crop_pct']:g})"
-        lines.append(f"| `{r['name']}` | {r['dataset']} | {r['top1']:.2f} | {args['T']} | {neuron} | {size} | "
-                     f"[{r['repo']}](https://github.com/{r['repo']}) ({r['source_license']}) | "
-                     f"[link]({r['origin_url']}) | {PORTED_STATUS} |")
+        lines.append(
+            f"| `{r['name']}` | {r['dataset']} | {r['top1']:.2f} | {args['T']} | {neuron} | {size} | "
+            f"[{r['repo']}](https://github.com/{r['repo']}) ({r['source_license']}) | "
+            f"[link]({r['origin_url']}) | {PORTED_STATUS} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--write", metavar="FILE", type=Path,
-                        help=f"replace the block between the {MARKER} markers in FILE")
+    parser.add_argument(
+        "--write", metavar="FILE", type=Path, help=f"replace the block between the {MARKER} markers in FILE"
+    )
     parser.add_argument("--filter", default="", help="wildcard filter on model names, e.g. 'spik*'")
     args = parser.parse_args(argv)
 

@@ -11,13 +11,14 @@ The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 
 Exit status: 0 on success, 2 when the checkpoint or the Hub refuses (one line on stderr).
 """
+
 from __future__ import annotations
 
 import argparse
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 try:
     import snn_zoo  # noqa: F401
@@ -36,27 +37,33 @@ def _human(size: int) -> str:
     raise AssertionError
 
 
-def _one_line(text: str, token: Optional[str]) -> str:
+def _one_line(text: str, token: str | None) -> str:
     """The message on one line (torch lists size mismatches on many), the token masked."""
     text = " ".join(text.split())
     return text.replace(token, "***") if token else text
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="run folder with model.safetensors + config.json")
-    parser.add_argument("--repo-id", required=True, help="target repo, ORG/NAME (e.g. snn-zoo/spiking_cnn_tiny.t2_digits)")
+    parser.add_argument(
+        "--repo-id", required=True, help="target repo, ORG/NAME (e.g. snn-zoo/spiking_cnn_tiny.t2_digits)"
+    )
     parser.add_argument("--private", action="store_true", help="create the repo as private")
     parser.add_argument("--revision", default=None, help="branch to commit to (created from main if missing)")
     parser.add_argument(
-        "--dry-run", nargs="?", const=_DEFAULT, default=None, metavar="DIR",
+        "--dry-run",
+        nargs="?",
+        const=_DEFAULT,
+        default=None,
+        metavar="DIR",
         help=f"write the exact upload folder (default RUN_DIR/{DEFAULT_DRY_RUN}) and upload nothing",
     )
     parser.add_argument("--commit-message", default="Add snn_zoo checkpoint")
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from huggingface_hub import get_token
     from huggingface_hub.errors import HfHubHTTPError
@@ -77,18 +84,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             else:
                 out = Path(args.dry_run)
                 if out.exists() and (not out.is_dir() or any(out.iterdir())):
-                    raise CheckpointError(f"Dry-run folder {str(out)!r} exists and is not empty; pass a new or empty DIR.")
+                    raise CheckpointError(
+                        f"Dry-run folder {str(out)!r} exists and is not empty; pass a new or empty DIR."
+                    )
             created = not out.exists()
             try:
-                push_to_hub(args.run_dir, args.repo_id, private=args.private, revision=args.revision,
-                            commit_message=args.commit_message, dry_run_dir=out)
+                push_to_hub(
+                    args.run_dir,
+                    args.repo_id,
+                    private=args.private,
+                    revision=args.revision,
+                    commit_message=args.commit_message,
+                    dry_run_dir=out,
+                )
             except BaseException:
                 if created:  # leave no half-staged folder behind
                     shutil.rmtree(out, ignore_errors=True)
                 raise
             files = sorted(p for p in out.iterdir() if p.is_file())
-            print(f"Dry run: would upload {len(files)} files to {args.repo_id}"
-                  f"{'@' + args.revision if args.revision else ''} from {out}:")
+            print(
+                f"Dry run: would upload {len(files)} files to {args.repo_id}"
+                f"{'@' + args.revision if args.revision else ''} from {out}:"
+            )
             width = max(len(p.name) for p in files)
             for p in files:
                 size = p.stat().st_size
@@ -98,8 +115,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print("Nothing was uploaded.")
             return 0
         token = get_token()
-        url = push_to_hub(args.run_dir, args.repo_id, token=token, private=args.private, revision=args.revision,
-                          commit_message=args.commit_message)
+        url = push_to_hub(
+            args.run_dir,
+            args.repo_id,
+            token=token,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+        )
         if skipped:
             print(f"Left out (not uploaded): {', '.join(skipped)}")
         print(url)

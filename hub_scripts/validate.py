@@ -11,6 +11,7 @@
 only (a run folder holding model.safetensors, or the file). Energy follows spikingjelly's op_counter
 conventions (E_MAC 4.6 pJ, E_AC 0.9 pJ, 45 nm fp32) and is counted on the first batch (see snn_zoo.metrics.energy).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,13 @@ def positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", "-m", default=None,
-                   help="model name, 'arch.tag', 'hf-hub:org/name', or a wildcard such as 'sew*' "
-                        "(optional with a --checkpoint folder whose config.json names the architecture)")
+    p.add_argument(
+        "--model",
+        "-m",
+        default=None,
+        help="model name, 'arch.tag', 'hf-hub:org/name', or a wildcard such as 'sew*' "
+        "(optional with a --checkpoint folder whose config.json names the architecture)",
+    )
     p.add_argument("--pretrained", action="store_true", help="load the registry's pretrained weights")
     p.add_argument("--checkpoint", default=None, help="run folder with model.safetensors, or a .safetensors file")
     p.add_argument("--data-dir", default=None, help="dataset root (not needed for digits, digits_dvs, synthetic)")
@@ -59,8 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--no-energy", action="store_true", help="skip firing rates / SynOps / energy")
     p.add_argument("--results-file", default=None, help="write the results rows here")
-    p.add_argument("--results-format", default=None, choices=("csv", "json"),
-                   help="results file format (default: from the extension, else csv); per-layer rates: json only")
+    p.add_argument(
+        "--results-format",
+        default=None,
+        choices=("csv", "json"),
+        help="results file format (default: from the extension, else csv); per-layer rates: json only",
+    )
     p.add_argument("--firing-plot", default=None, help="PNG of per-layer firing rates (one per model with wildcards)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -73,11 +82,26 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--amp-dtype needs --amp")
     try:
         rows = validate_models(
-            args.model, pretrained=args.pretrained, checkpoint=args.checkpoint, firing_plot=args.firing_plot,
-            dataset=args.dataset, data_dir=args.data_dir, split=args.split, batch_size=args.batch_size,
-            T=args.T, neuron=args.neuron, amp=args.amp, amp_dtype=args.amp_dtype, num_classes=args.num_classes,
-            in_chans=args.in_chans, img_size=args.img_size, max_batches=args.max_batches, device=args.device,
-            workers=args.workers, energy=not args.no_energy, progress=not args.no_progress,
+            args.model,
+            pretrained=args.pretrained,
+            checkpoint=args.checkpoint,
+            firing_plot=args.firing_plot,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            split=args.split,
+            batch_size=args.batch_size,
+            T=args.T,
+            neuron=args.neuron,
+            amp=args.amp,
+            amp_dtype=args.amp_dtype,
+            num_classes=args.num_classes,
+            in_chans=args.in_chans,
+            img_size=args.img_size,
+            max_batches=args.max_batches,
+            device=args.device,
+            workers=args.workers,
+            energy=not args.no_energy,
+            progress=not args.no_progress,
         )
     except (ValidationError, DatasetError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

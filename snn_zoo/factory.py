@@ -1,8 +1,8 @@
 """timm-style entry points restricted to snn_zoo's architectures."""
+
 from __future__ import annotations
 
 import difflib
-from typing import Union
 
 import timm
 import torch.nn as nn
@@ -14,13 +14,13 @@ from .models import SNN_MODELS
 _PASS_THROUGH_PREFIXES = ("hf-hub:", "hf_hub:", "local-dir:")
 
 
-def list_models(filter: Union[str, list] = "", pretrained: bool = False) -> list[str]:
+def list_models(filter: str | list = "", pretrained: bool = False) -> list[str]:
     """snn_zoo architecture names (``pretrained=True``: 'arch.tag' names with weights)."""
     names = timm.list_models(filter or "", pretrained=pretrained)
     return [n for n in names if split_model_name_tag(n)[0] in SNN_MODELS]
 
 
-def list_pretrained(filter: Union[str, list] = "") -> list[str]:
+def list_pretrained(filter: str | list = "") -> list[str]:
     """'arch.tag' names of published checkpoints."""
     return [name for name in list_models(filter, pretrained=True) if split_model_name_tag(name)[1]]
 
@@ -59,9 +59,7 @@ def create_model(model_name: str, pretrained: bool = False, allow_pickle: bool =
         if arch not in SNN_MODELS:
             close = difflib.get_close_matches(arch, sorted(SNN_MODELS), n=3, cutoff=0.5)
             hint = f" Close matches: {close}." if close else ""
-            raise ValueError(
-                f"Unknown snn_zoo model {model_name!r}.{hint} See snn_zoo.list_models() for all names."
-            )
+            raise ValueError(f"Unknown snn_zoo model {model_name!r}.{hint} See snn_zoo.list_models() for all names.")
         if tag and pretrained and f"{arch}.{tag}" not in list_pretrained(f"{arch}.*"):
             raise ValueError(
                 f"No pretrained checkpoint {model_name!r}; available for {arch}: "
@@ -86,6 +84,8 @@ def _mismatch_error(model_name: str, error: RuntimeError) -> CheckpointError:
     where = f"{rest}/config.json" if prefix == "local-dir" else f"config.json of Hub repo {rest!r}"
     lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
     shown = "; ".join(lines[:3]) + (f"; ... ({len(lines)} problems in all)" if len(lines) > 3 else "")
-    return CheckpointError(f"The weights do not fit the architecture {where} describes: {shown}. The config.json "
-                           f"and model.safetensors come from different models; re-save them together with "
-                           f"snn_zoo.save_pretrained(model, dir).")
+    return CheckpointError(
+        f"The weights do not fit the architecture {where} describes: {shown}. The config.json "
+        f"and model.safetensors come from different models; re-save them together with "
+        f"snn_zoo.save_pretrained(model, dir)."
+    )

@@ -16,8 +16,9 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".w
 def _sample_files(train_dir: Path, max_files: int) -> list:
     """Up to ``max_files`` image files of ``train_dir/<class>/``, taken round-robin over the classes."""
     classes = sorted(e.path for e in os.scandir(train_dir) if e.is_dir())
-    per_class = [(e.path for e in os.scandir(c) if e.is_file() and e.name.lower().endswith(_IMAGE_SUFFIXES))
-                 for c in classes]
+    per_class = [
+        (e.path for e in os.scandir(c) if e.is_file() and e.name.lower().endswith(_IMAGE_SUFFIXES)) for c in classes
+    ]
     spread = (f for group in zip_longest(*per_class) for f in group if f is not None)
     return list(islice(spread, max_files))
 
@@ -44,5 +45,5 @@ def native_input_size(data_dir: str | os.PathLike | None, max_files: int = 512) 
             return None
     if len(sizes) != 1:
         return None
-    (w, h), = sizes
+    ((w, h),) = sizes
     return (1 if gray else 3, h, w)

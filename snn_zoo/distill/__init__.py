@@ -1,5 +1,6 @@
 """Knowledge distillation for SNNs (one table of methods in ``methods``): BKD (as published), logit KD / WSLD, SAKD,
 heterogeneous-temperature KD and noisy single-step training, wrapped by ``Distiller``."""
+
 from .bkd import BKDLoss, resize_to
 from .distiller import Distiller, ResizedInput, teacher_input
 from .hetero import HeteroKDLoss, SpikeRateRegularizer
@@ -9,8 +10,28 @@ from .noisy import NoisySingleStep, input_gain, noisy_single_step, to_multi_step
 from .sakd import SAKD_WEIGHTS, StageFeatureKD, TransferReport, transfer_ann_weights
 
 __all__ = [
-    "BKDLoss", "Distiller", "HeteroKDLoss", "METHODS", "METHOD_DEFAULTS", "METHOD_TABLE", "MethodSpec",
-    "NoisySingleStep", "ResizedInput", "SAKD_WEIGHTS", "SINGLE_STEP_NOISE_CARD", "SpikeRateRegularizer",
-    "StageFeatureKD", "TransferReport", "get_method", "hetero_kd_loss", "input_gain", "kd_loss", "noisy_single_step", "resize_to",
-    "teacher_input", "to_multi_step", "transfer_ann_weights", "wsld_loss",
+    "METHODS",
+    "METHOD_DEFAULTS",
+    "METHOD_TABLE",
+    "SAKD_WEIGHTS",
+    "SINGLE_STEP_NOISE_CARD",
+    "BKDLoss",
+    "Distiller",
+    "HeteroKDLoss",
+    "MethodSpec",
+    "NoisySingleStep",
+    "ResizedInput",
+    "SpikeRateRegularizer",
+    "StageFeatureKD",
+    "TransferReport",
+    "get_method",
+    "hetero_kd_loss",
+    "input_gain",
+    "kd_loss",
+    "noisy_single_step",
+    "resize_to",
+    "teacher_input",
+    "to_multi_step",
+    "transfer_ann_weights",
+    "wsld_loss",
 ]

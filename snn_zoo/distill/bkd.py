@@ -19,9 +19,8 @@ student map whose spatial size differs from the teacher's is resized to it with 
 interpolation (``align_corners=False``) *before* the align conv, so G always runs at the
 teacher's resolution; pooled [N, C] student features are treated as [N, C, 1, 1] maps.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 import torch.nn as nn
@@ -52,8 +51,7 @@ class BKDLoss(nn.Module):
         student [N, C_s],       teacher [N, C_t]          -> pooled features, as 1x1 maps.
     """
 
-    def __init__(self, student_channels: int, teacher_channels: int, alpha: float = 2e-3,
-                 blur_prob: float = 0.15):
+    def __init__(self, student_channels: int, teacher_channels: int, alpha: float = 2e-3, blur_prob: float = 0.15):
         super().__init__()
         if not 0.0 <= blur_prob < 1.0:
             raise ValueError(f"blur_prob (lambda) must be in [0, 1), got {blur_prob}.")
@@ -61,9 +59,10 @@ class BKDLoss(nn.Module):
         self.teacher_channels = int(teacher_channels)
         self.alpha = float(alpha)
         self.blur_prob = float(blur_prob)
-        self.align: Optional[nn.Conv2d] = (
+        self.align: nn.Conv2d | None = (
             nn.Conv2d(student_channels, teacher_channels, kernel_size=1)
-            if student_channels != teacher_channels else None
+            if student_channels != teacher_channels
+            else None
         )
         self.restore = nn.Sequential(
             nn.Conv2d(teacher_channels, teacher_channels, kernel_size=3, padding=1),
@@ -110,5 +109,7 @@ class BKDLoss(nn.Module):
         return self.alpha * (restored - f_t).pow(2).sum() / f_s.shape[0]
 
     def extra_repr(self) -> str:
-        return (f"student_channels={self.student_channels}, teacher_channels={self.teacher_channels}, "
-                f"alpha={self.alpha}, blur_prob={self.blur_prob}")
+        return (
+            f"student_channels={self.student_channels}, teacher_channels={self.teacher_channels}, "
+            f"alpha={self.alpha}, blur_prob={self.blur_prob}"
+        )

@@ -42,9 +42,11 @@ student input is event frames [T, B, C, H, W], the frames summed over T (the eve
 The teacher is frozen: eval mode (kept by ``train()``), ``requires_grad=False``, run under
 ``torch.no_grad()``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -59,10 +61,10 @@ from .logit import hetero_kd_loss, kd_loss, wsld_loss
 from .methods import METHOD_DEFAULTS, METHODS, get_method
 from .sakd import StageFeatureKD
 
-__all__ = ["Distiller", "METHODS", "METHOD_DEFAULTS", "ResizedInput", "teacher_input"]
+__all__ = ["METHODS", "METHOD_DEFAULTS", "Distiller", "ResizedInput", "teacher_input"]
 
 
-def teacher_input(x: torch.Tensor, size: Optional[int] = None, interpolation: str = "bicubic") -> torch.Tensor:
+def teacher_input(x: torch.Tensor, size: int | None = None, interpolation: str = "bicubic") -> torch.Tensor:
     """The teacher's static image for a student input: event frames [T, B, C, H, W] summed over T,
     resized to ``size`` x ``size`` with ``interpolation`` when given."""
     x = sum_over_time(x)
@@ -76,7 +78,7 @@ class ResizedInput(nn.Module):
     """``model`` seen through ``teacher_input``: to train and evaluate a teacher on the image it gets while
     distilling (e.g. a ViT at 224 on 32x32 data). Exposes ``forward_features`` / ``forward_head``."""
 
-    def __init__(self, model: nn.Module, size: Optional[int], interpolation: str = "bicubic"):
+    def __init__(self, model: nn.Module, size: int | None, interpolation: str = "bicubic"):
         super().__init__()
         self.model, self.size, self.interpolation = model, size, interpolation
         self.num_classes = getattr(model, "num_classes", None)
@@ -148,16 +150,27 @@ class Distiller(nn.Module):
         **loss_weights: overrides of ``METHOD_DEFAULTS[method]``.
     """
 
-    def __init__(self, student: nn.Module, teacher: Optional[nn.Module], method: str = "bkd", *,
-                 student_channels: Optional[int] = None, teacher_channels: Optional[int] = None,
-                 stage_pairs: Optional[Sequence[tuple[str, str]]] = None, teacher_input_size: Optional[int] = None,
-                 teacher_interpolation: str = "bicubic", **loss_weights: float):
+    def __init__(
+        self,
+        student: nn.Module,
+        teacher: nn.Module | None,
+        method: str = "bkd",
+        *,
+        student_channels: int | None = None,
+        teacher_channels: int | None = None,
+        stage_pairs: Sequence[tuple[str, str]] | None = None,
+        teacher_input_size: int | None = None,
+        teacher_interpolation: str = "bicubic",
+        **loss_weights: float,
+    ):
         super().__init__()
         spec = get_method(method)
         unknown = set(loss_weights) - set(spec.defaults)
         if unknown:
-            raise TypeError(f"Distiller(method={method!r}) got unknown weight(s) {sorted(unknown)}; "
-                            f"accepted: {sorted(spec.defaults)}.")
+            raise TypeError(
+                f"Distiller(method={method!r}) got unknown weight(s) {sorted(unknown)}; "
+                f"accepted: {sorted(spec.defaults)}."
+            )
         if teacher is None and spec.needs_teacher:
             raise ValueError(f"method={method!r} needs a teacher.")
         self.method, self.spec = method, spec
@@ -169,13 +182,15 @@ class Distiller(nn.Module):
         if teacher is not None:
             s_cls, t_cls = getattr(student, "num_classes", None), getattr(teacher, "num_classes", None)
             if s_cls is not None and t_cls is not None and s_cls != t_cls:
-                raise ValueError(f"Teacher num_classes={t_cls} != student num_classes={s_cls}; "
-                                 f"distillation needs the same label space.")
+                raise ValueError(
+                    f"Teacher num_classes={t_cls} != student num_classes={s_cls}; "
+                    f"distillation needs the same label space."
+                )
             teacher.eval()
             for p in teacher.parameters():
                 p.requires_grad_(False)
 
-        self.bkd: Optional[BKDLoss] = None
+        self.bkd: BKDLoss | None = None
         if "bkd" in spec.terms:
             cs = student_channels or getattr(student, "num_features", None)
             ct = teacher_channels or getattr(teacher, "num_features", None)
@@ -183,20 +198,20 @@ class Distiller(nn.Module):
                 raise ValueError("BKD needs student_channels / teacher_channels (no num_features attribute).")
             self.bkd = BKDLoss(cs, ct, alpha=self.weights["alpha"], blur_prob=self.weights["blur_prob"])
 
-        self.stage_kd: Optional[StageFeatureKD] = None
+        self.stage_kd: StageFeatureKD | None = None
         self._stage_cache: dict[str, torch.Tensor] = {}
         self._capturing = False
         self._hook_handles: list = []
         if "stage" in spec.terms:
             self._setup_stages(stage_pairs)
 
-        self.spike_reg: Optional[SpikeRateRegularizer] = None
+        self.spike_reg: SpikeRateRegularizer | None = None
         if "hetero" in spec.terms and self.weights["spike_weight"] > 0:
             self.spike_reg = SpikeRateRegularizer(student)
             self.spike_reg.enabled = False  # records only inside Distiller.forward
 
     # -- SAKD stage hooks ------------------------------------------------------------------------
-    def _setup_stages(self, stage_pairs: Optional[Sequence[tuple[str, str]]]) -> None:
+    def _setup_stages(self, stage_pairs: Sequence[tuple[str, str]] | None) -> None:
         s_info = _stages(_feature_info(self.student, "student"))
         t_info = _stages(_feature_info(self.teacher, "teacher"))
         s_chs = {i["module"]: i["num_chs"] for i in s_info}
@@ -208,23 +223,31 @@ class Distiller(nn.Module):
             elif len(s_names) == len(t_names):
                 stage_pairs = list(zip(s_names, t_names))
             else:
-                raise ValueError(f"Cannot pair student stages {s_names} with teacher stages {t_names}; "
-                                 f"pass stage_pairs=[(student_module, teacher_module), ...].")
+                raise ValueError(
+                    f"Cannot pair student stages {s_names} with teacher stages {t_names}; "
+                    f"pass stage_pairs=[(student_module, teacher_module), ...]."
+                )
         self.stage_pairs = [tuple(p) for p in stage_pairs]
         s_mods, t_mods = dict(self.student.named_modules()), dict(self.teacher.named_modules())
         for s_name, t_name in self.stage_pairs:
             if s_name not in s_chs or t_name not in t_chs or s_name not in s_mods or t_name not in t_mods:
-                raise ValueError(f"Stage pair ({s_name!r}, {t_name!r}) must name modules listed in the "
-                                 f"feature_info of the student {list(s_chs)} and the teacher {list(t_chs)}.")
-            self._hook_handles.append(_output_module(s_mods[s_name]).register_forward_hook(self._capture(f"s:{s_name}")))
-            self._hook_handles.append(_output_module(t_mods[t_name]).register_forward_hook(self._capture(f"t:{t_name}")))
-        self.stage_kd = StageFeatureKD([s_chs[s] for s, _ in self.stage_pairs],
-                                       [t_chs[t] for _, t in self.stage_pairs])
+                raise ValueError(
+                    f"Stage pair ({s_name!r}, {t_name!r}) must name modules listed in the "
+                    f"feature_info of the student {list(s_chs)} and the teacher {list(t_chs)}."
+                )
+            self._hook_handles.append(
+                _output_module(s_mods[s_name]).register_forward_hook(self._capture(f"s:{s_name}"))
+            )
+            self._hook_handles.append(
+                _output_module(t_mods[t_name]).register_forward_hook(self._capture(f"t:{t_name}"))
+            )
+        self.stage_kd = StageFeatureKD([s_chs[s] for s, _ in self.stage_pairs], [t_chs[t] for _, t in self.stage_pairs])
 
     def _capture(self, key: str):
         def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
             if self._capturing:  # only during Distiller.forward: no stale references otherwise
                 self._stage_cache[key] = output
+
         return hook
 
     def remove_hooks(self) -> None:
@@ -236,7 +259,7 @@ class Distiller(nn.Module):
             self.spike_reg.remove()
 
     # -- nn.Module --------------------------------------------------------------------------------
-    def train(self, mode: bool = True) -> "Distiller":
+    def train(self, mode: bool = True) -> Distiller:
         super().train(mode)
         if self.teacher is not None:
             self.teacher.eval()  # frozen teacher: BN statistics and dropout never switch to training
@@ -273,8 +296,7 @@ class Distiller(nn.Module):
                 self.spike_reg.enabled = False
             self._stage_cache.clear()
 
-        outputs = dict(s_feat=s_feat, s_logits=s_logits, t_feat=t_feat, t_logits=t_logits, labels=labels,
-                       stages=stages)
+        outputs = dict(s_feat=s_feat, s_logits=s_logits, t_feat=t_feat, t_logits=t_logits, labels=labels, stages=stages)
         terms: dict[str, torch.Tensor] = {}
         for term in self.spec.terms:
             terms.update(getattr(self, f"_term_{term}")(**outputs))

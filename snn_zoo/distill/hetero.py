@@ -16,9 +16,10 @@ KD; paper withdrawn) does not publish the method. What this module implements is
   number of neuron-time-steps, kept differentiable (surrogate gradients flow through it).
 Spike counts per sample are measured with ``snn_zoo.metrics.SpikeCounter`` to show the trade-off.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -53,7 +54,7 @@ class SpikeRateRegularizer(NeuronHooks):
         self._spikes: list[torch.Tensor] = []
         self._count = 0
 
-    def rate(self) -> Optional[torch.Tensor]:
+    def rate(self) -> torch.Tensor | None:
         """Differentiable overall firing rate, or ``None`` when nothing spiked-capable ran."""
         if not self._spikes:
             return None
@@ -69,8 +70,9 @@ class HeteroKDLoss(nn.Module):
         self.tau_teacher = float(tau_teacher)
         self.spike_weight = float(spike_weight)
 
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                spike_rate: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, spike_rate: torch.Tensor | None = None
+    ) -> torch.Tensor:
         loss = hetero_kd_loss(student_logits, teacher_logits, self.tau_student, self.tau_teacher)
         if self.spike_weight and spike_rate is not None:
             loss = loss + self.spike_weight * spike_rate

@@ -2,6 +2,7 @@
 
 All take logits [B, K]; the teacher logits are detached (the teacher is never trained).
 """
+
 from __future__ import annotations
 
 import torch
@@ -18,8 +19,9 @@ def _check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor) ->
         )
 
 
-def hetero_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau_student: float,
-                   tau_teacher: float) -> torch.Tensor:
+def hetero_kd_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau_student: float, tau_teacher: float
+) -> torch.Tensor:
     """KD with different softmax temperatures for the teacher and the student (our definition).
 
     ``KL(softmax(t / tau_teacher) || softmax(s / tau_student))``, averaged over the batch
@@ -44,8 +46,9 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: flo
     return hetero_kd_loss(student_logits, teacher_logits, tau, tau)
 
 
-def wsld_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
-              tau: float = 2.0) -> torch.Tensor:
+def wsld_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, tau: float = 2.0
+) -> torch.Tensor:
     """Weighted soft-label distillation, BKDSNN's logit term (arXiv:2407.09083, official code).
 
     Per sample i:
@@ -59,8 +62,10 @@ def wsld_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels
     _check_logits(student_logits, teacher_logits)
     soft_targets = labels.dim() == 2
     if labels.shape != (student_logits.shape if soft_targets else student_logits.shape[:1]):
-        raise ValueError(f"labels must be [B] class indices or [B, K] soft targets, got {tuple(labels.shape)} "
-                         f"for logits {tuple(student_logits.shape)}.")
+        raise ValueError(
+            f"labels must be [B] class indices or [B, K] soft targets, got {tuple(labels.shape)} "
+            f"for logits {tuple(student_logits.shape)}."
+        )
     t = teacher_logits.detach()
     soft = -(F.softmax(t / tau, dim=1) * F.log_softmax(student_logits / tau, dim=1)).sum(1)
     if soft_targets:
@@ -71,4 +76,4 @@ def wsld_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels
         ce_t = F.cross_entropy(t, labels, reduction="none")
     ratio = (ce_s / (ce_t + 1e-7)).clamp_min(0.0)
     weight = 1.0 - torch.exp(-ratio)
-    return tau ** 2 * (weight * soft).mean()
+    return tau**2 * (weight * soft).mean()

@@ -12,6 +12,7 @@ Terms (computed by ``Distiller``; each enters the total with its weight applied)
     stage   SAKD's stage-feature loss (``StageFeatureKD``), optionally with the official batch-index schedule
     hetero  KD with different teacher / student temperatures and an optional spike-rate term (our definition)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,46 +53,88 @@ class MethodSpec:
     citation: str = ""
 
 
-METHOD_TABLE: dict[str, MethodSpec] = {spec.name: spec for spec in (
-    MethodSpec("none", False, dict(ce_weight=1.0), ("ce",),
-               "plain training with cross-entropy (no distillation; the baseline)"),
-    MethodSpec("kd", True, dict(ce_weight=1.0, kd_weight=1.0, tau=2.0), ("ce", "kd"),
-               "logit knowledge distillation (KL at temperature tau, x tau^2)"),
-    MethodSpec("bkd", True, dict(ce_weight=1.0, alpha=2e-3, blur_prob=0.15), ("ce", "bkd"),
-               "blurred knowledge distillation (BKDSNN, ECCV 2024): the student's time-averaged feature map is "
-               "aligned to the teacher's channels, channels are dropped at random (probability blur_prob) and a "
-               "Conv3x3-ReLU-Conv3x3 block restores the teacher feature; loss = alpha * SSE / batch",
-               citation=_BKD_CITATION),
-    MethodSpec("mixed", True, dict(ce_weight=1.0, alpha=2e-3, blur_prob=0.15, beta=1.0, tau=2.0),
-               ("ce", "bkd", "wsld"),
-               "cross-entropy + BKD + beta * weighted soft-label distillation (WSLD, tau=2), as in BKDSNN's code",
-               citation=_BKD_CITATION),
-    # SAKD ImageNet: CE + 10 * stage features + 10 * logits at temperature 1. The official code applies the
-    # feature weight only to the first batches of every epoch (batch index <= 10) and 0.01 afterwards:
-    # set feature_warm_batches=10 (0 keeps the constant weight the paper states).
-    MethodSpec("sakd", True, dict(ce_weight=1.0, feature_weight=10.0, kd_weight=10.0, tau=1.0,
-                                  feature_warm_batches=0.0, feature_weight_late=0.01), ("ce", "stage", "kd"),
-               "self-architectural KD (SAKD, Neural Networks 2024): the same-architecture ANN's weights are copied "
-               "into the SNN by name before training, then stage-feature KD (Conv1x1 + BN, MSE) and logit KD",
-               transfers_weights=True, citation=_SAKD_CITATION),
-    MethodSpec("hetero", True, dict(ce_weight=1.0, kd_weight=1.0, tau_student=1.0, tau_teacher=4.0, spike_weight=0.0),
-               ("ce", "hetero"),
-               "KD with different teacher and student temperatures plus an optional spike-rate penalty "
-               "(our definition; see snn_zoo.distill.hetero)"),
-)}
+METHOD_TABLE: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        MethodSpec(
+            "none",
+            False,
+            dict(ce_weight=1.0),
+            ("ce",),
+            "plain training with cross-entropy (no distillation; the baseline)",
+        ),
+        MethodSpec(
+            "kd",
+            True,
+            dict(ce_weight=1.0, kd_weight=1.0, tau=2.0),
+            ("ce", "kd"),
+            "logit knowledge distillation (KL at temperature tau, x tau^2)",
+        ),
+        MethodSpec(
+            "bkd",
+            True,
+            dict(ce_weight=1.0, alpha=2e-3, blur_prob=0.15),
+            ("ce", "bkd"),
+            "blurred knowledge distillation (BKDSNN, ECCV 2024): the student's time-averaged feature map is "
+            "aligned to the teacher's channels, channels are dropped at random (probability blur_prob) and a "
+            "Conv3x3-ReLU-Conv3x3 block restores the teacher feature; loss = alpha * SSE / batch",
+            citation=_BKD_CITATION,
+        ),
+        MethodSpec(
+            "mixed",
+            True,
+            dict(ce_weight=1.0, alpha=2e-3, blur_prob=0.15, beta=1.0, tau=2.0),
+            ("ce", "bkd", "wsld"),
+            "cross-entropy + BKD + beta * weighted soft-label distillation (WSLD, tau=2), as in BKDSNN's code",
+            citation=_BKD_CITATION,
+        ),
+        # SAKD ImageNet: CE + 10 * stage features + 10 * logits at temperature 1. The official code applies the
+        # feature weight only to the first batches of every epoch (batch index <= 10) and 0.01 afterwards:
+        # set feature_warm_batches=10 (0 keeps the constant weight the paper states).
+        MethodSpec(
+            "sakd",
+            True,
+            dict(
+                ce_weight=1.0,
+                feature_weight=10.0,
+                kd_weight=10.0,
+                tau=1.0,
+                feature_warm_batches=0.0,
+                feature_weight_late=0.01,
+            ),
+            ("ce", "stage", "kd"),
+            "self-architectural KD (SAKD, Neural Networks 2024): the same-architecture ANN's weights are copied "
+            "into the SNN by name before training, then stage-feature KD (Conv1x1 + BN, MSE) and logit KD",
+            transfers_weights=True,
+            citation=_SAKD_CITATION,
+        ),
+        MethodSpec(
+            "hetero",
+            True,
+            dict(ce_weight=1.0, kd_weight=1.0, tau_student=1.0, tau_teacher=4.0, spike_weight=0.0),
+            ("ce", "hetero"),
+            "KD with different teacher and student temperatures plus an optional spike-rate penalty "
+            "(our definition; see snn_zoo.distill.hetero)",
+        ),
+    )
+}
 METHODS = tuple(METHOD_TABLE)
 METHOD_DEFAULTS: dict[str, dict[str, float]] = {name: dict(spec.defaults) for name, spec in METHOD_TABLE.items()}
 
 #: Card text for the single-step noise training setting (a recipe setting, combinable with any method).
-SINGLE_STEP_NOISE_CARD = ("trained single-step (T=1) with Gaussian membrane noise and run at T=N afterwards "
-                          "(our definition; see snn_zoo.distill.noisy)")
+SINGLE_STEP_NOISE_CARD = (
+    "trained single-step (T=1) with Gaussian membrane noise and run at T=N afterwards "
+    "(our definition; see snn_zoo.distill.noisy)"
+)
 
 
 def get_method(name: str) -> MethodSpec:
     """The ``MethodSpec`` called ``name``; a clear error listing the valid names otherwise."""
     if name == "noisy":
-        raise ValueError("method 'noisy' is now the recipe setting single_step_noise (the noise sigma): use "
-                         "method: none (or any method) with single_step_noise: 0.5.")
+        raise ValueError(
+            "method 'noisy' is now the recipe setting single_step_noise (the noise sigma): use "
+            "method: none (or any method) with single_step_noise: 0.5."
+        )
     try:
         return METHOD_TABLE[name]
     except KeyError:

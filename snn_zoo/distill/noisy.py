@@ -28,9 +28,8 @@ where k = 1 / tau (LIF) or sigmoid(w) (PLIF, taken without gradient). Hence addi
 eps / c ~ N(0, (sigma / c)^2) to x adds exactly eps to h, for any starting potential v (at T=1
 after ``reset_net`` v = 0). The noise carries no gradient (it is an additive constant).
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 import torch.nn as nn
@@ -60,7 +59,7 @@ class NoisySingleStep(NeuronHooks):
     ``with`` block) restores the model exactly.
     """
 
-    def __init__(self, model: nn.Module, sigma: float, generator: Optional[torch.Generator] = None):
+    def __init__(self, model: nn.Module, sigma: float, generator: torch.Generator | None = None):
         if sigma < 0:
             raise ValueError(f"sigma must be >= 0, got {sigma}.")
         self.sigma = float(sigma)
@@ -70,7 +69,7 @@ class NoisySingleStep(NeuronHooks):
     def _single_step(self, module: MultiStepNeuron, x: torch.Tensor) -> bool:
         return module.step_mode == "s" or x.shape[0] == 1
 
-    def _hook(self, module: MultiStepNeuron, args: tuple) -> Optional[tuple]:
+    def _hook(self, module: MultiStepNeuron, args: tuple) -> tuple | None:
         if not module.training or self.sigma == 0 or not args:
             return None
         x = args[0]
@@ -81,8 +80,7 @@ class NoisySingleStep(NeuronHooks):
         return (x + std * noise, *args[1:])
 
 
-def noisy_single_step(model: nn.Module, sigma: float,
-                      generator: Optional[torch.Generator] = None) -> NoisySingleStep:
+def noisy_single_step(model: nn.Module, sigma: float, generator: torch.Generator | None = None) -> NoisySingleStep:
     """Install noisy single-step training on ``model``; use as ``with noisy_single_step(m, 0.3):``
     or keep the handle and call ``.remove()``. The model should be built / set with ``T=1``."""
     return NoisySingleStep(model, sigma, generator=generator)

@@ -12,10 +12,11 @@ Our additions: when the student and teacher stage widths differ the 1x1 conv map
 a spatial mismatch is fixed by resizing the student map to the teacher's (bilinear,
 ``align_corners=False``) before the transform, as in ``BKDLoss``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -48,22 +49,26 @@ class TransferReport:
         def block(title: str, items: list, limit: int = 10) -> str:
             if not items:
                 return ""
-            shown = [f"    {i}" if isinstance(i, str) else f"    {i[0]}: ann {i[1]} vs snn {i[2]}"
-                     for i in items[:limit]]
+            shown = [
+                f"    {i}" if isinstance(i, str) else f"    {i[0]}: ann {i[1]} vs snn {i[2]}" for i in items[:limit]
+            ]
             more = [f"    ... and {len(items) - limit} more"] if len(items) > limit else []
             return "\n".join([f"  {title} ({len(items)}):", *shown, *more])
 
         total = len(self.copied) + len(self.missing_in_ann) + len(self.shape_mismatch)
         lines = [f"TransferReport: copied {len(self.copied)}/{total} SNN tensors"]
-        for title, items in (("missing in ANN", self.missing_in_ann), ("shape mismatch", self.shape_mismatch),
-                             ("unused ANN tensors", self.unused_ann)):
+        for title, items in (
+            ("missing in ANN", self.missing_in_ann),
+            ("shape mismatch", self.shape_mismatch),
+            ("unused ANN tensors", self.unused_ann),
+        ):
             text = block(title, items)
             if text:
                 lines.append(text)
         return "\n".join(lines)
 
 
-def transfer_ann_weights(ann: Union[nn.Module, Mapping[str, torch.Tensor]], snn: nn.Module) -> TransferReport:
+def transfer_ann_weights(ann: nn.Module | Mapping[str, torch.Tensor], snn: nn.Module) -> TransferReport:
     """Copy every ANN tensor whose name and shape match into ``snn`` (in place); report the rest.
 
     ``ann`` is a module or a state_dict. Parameters and buffers (BN running statistics
@@ -113,8 +118,9 @@ class StageFeatureKD(nn.Module):
             for cs, ct in zip(self.student_channels, self.teacher_channels)
         )
 
-    def forward(self, student_features: Sequence[torch.Tensor],
-                teacher_features: Sequence[torch.Tensor]) -> torch.Tensor:
+    def forward(
+        self, student_features: Sequence[torch.Tensor], teacher_features: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
         if len(student_features) != len(self.transforms) or len(teacher_features) != len(self.transforms):
             raise ValueError(
                 f"StageFeatureKD expects {len(self.transforms)} stages, got {len(student_features)} "
@@ -123,8 +129,13 @@ class StageFeatureKD(nn.Module):
         loss = None
         for i, (s, t, transform) in enumerate(zip(student_features, teacher_features, self.transforms)):
             s, t = mean_over_time(s), mean_over_time(t.detach())
-            if s.dim() != 4 or t.dim() != 4 or s.shape[0] != t.shape[0] or \
-                    s.shape[1] != self.student_channels[i] or t.shape[1] != self.teacher_channels[i]:
+            if (
+                s.dim() != 4
+                or t.dim() != 4
+                or s.shape[0] != t.shape[0]
+                or s.shape[1] != self.student_channels[i]
+                or t.shape[1] != self.teacher_channels[i]
+            ):
                 raise ValueError(
                     f"StageFeatureKD stage {i}: student {tuple(s.shape)} / teacher {tuple(t.shape)} do not "
                     f"match the configured channels {self.student_channels[i]} -> {self.teacher_channels[i]} "

@@ -10,6 +10,7 @@
 
 spikingjelly 2.0's equivalents live in :mod:`snn_zoo.eval.sj_adapter`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,14 @@ from ..factory import create_model
 from .sj_adapter import SpikingJellyModel, spikingjelly_equivalent
 
 __all__ = [
-    "RunMode", "SpikingJellyModel", "benchmark_model", "benchmark_models", "kd_overhead", "peak_step_memory_mb",
-    "relu_floor", "spikingjelly_equivalent",
+    "RunMode",
+    "SpikingJellyModel",
+    "benchmark_model",
+    "benchmark_models",
+    "kd_overhead",
+    "peak_step_memory_mb",
+    "relu_floor",
+    "spikingjelly_equivalent",
 ]
 
 
@@ -53,8 +60,10 @@ class RunMode:
 
     @property
     def label(self) -> str:
-        parts = ["compile" if self.compile else "eager", str(self.amp_dtype).replace("torch.", "") if self.amp_dtype
-                 else "fp32"]
+        parts = [
+            "compile" if self.compile else "eager",
+            str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "fp32",
+        ]
         if self.channels_last:
             parts.append("channels_last")
         if self.grad_checkpointing:
@@ -68,8 +77,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _interleaved(steps: dict[str, Callable[[], Any]], num_warm_iter: int, num_bench_iter: int,
-                 device: torch.device) -> dict[str, list[float]]:
+def _interleaved(
+    steps: dict[str, Callable[[], Any]], num_warm_iter: int, num_bench_iter: int, device: torch.device
+) -> dict[str, list[float]]:
     """Seconds per call of every step, calls interleaved (a, b, a, b, ...) after the warm-up.
 
     Interleaving makes a load change on a shared machine hit every candidate alike, so the
@@ -91,9 +101,12 @@ def _interleaved(steps: dict[str, Callable[[], Any]], num_warm_iter: int, num_be
 
 def _timing(prefix: str, batch_size: int, times: list[float]) -> dict[str, float]:
     mean = statistics.fmean(times)
-    return {f"{prefix}_samples_per_sec": batch_size / mean, f"{prefix}_step_time_ms": 1e3 * mean,
-            f"{prefix}_step_time_ms_median": 1e3 * statistics.median(times),
-            f"{prefix}_step_time_ms_min": 1e3 * min(times)}
+    return {
+        f"{prefix}_samples_per_sec": batch_size / mean,
+        f"{prefix}_step_time_ms": 1e3 * mean,
+        f"{prefix}_step_time_ms_median": 1e3 * statistics.median(times),
+        f"{prefix}_step_time_ms_min": 1e3 * min(times),
+    }
 
 
 def _proc_status_kb(key: str) -> int:
@@ -151,8 +164,14 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def _build(model: str | nn.Module, T: int | None, neuron: str | None, num_classes: int | None,
-           in_chans: int | None, model_kwargs: dict | None) -> tuple[nn.Module, str]:
+def _build(
+    model: str | nn.Module,
+    T: int | None,
+    neuron: str | None,
+    num_classes: int | None,
+    in_chans: int | None,
+    model_kwargs: dict | None,
+) -> tuple[nn.Module, str]:
     if isinstance(model, nn.Module):
         return model, type(model).__name__
     kwargs = dict(model_kwargs or {})
@@ -193,16 +212,20 @@ def _prepare(net: nn.Module, mode: RunMode) -> tuple[nn.Module, Callable]:
     return (torch.compile(net) if mode.compile else net), net
 
 
-def _make_steps(net: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: RunMode
-                ) -> tuple[Callable[[], None], Callable[[], None]]:
+def _make_steps(
+    net: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: RunMode
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """(inference step, training step) of ``net`` on the fixed batch ``(x, y)`` in ``mode``."""
     run, params_of = _prepare(net, mode)
     if mode.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
 
     def autocast():
-        return (torch.autocast(device_type=x.device.type, dtype=mode.amp_dtype) if mode.amp_dtype is not None
-                else contextlib.nullcontext())
+        return (
+            torch.autocast(device_type=x.device.type, dtype=mode.amp_dtype)
+            if mode.amp_dtype is not None
+            else contextlib.nullcontext()
+        )
 
     opt = torch.optim.SGD(params_of.parameters(), lr=1e-4, momentum=0.9)
 
@@ -277,8 +300,13 @@ def benchmark_models(
         x = torch.randn((b, *shape[1:]), generator=gen).to(dev)
         y = torch.randint(0, n_cls, (b,), generator=gen).to(dev)
         results[label] = dict(
-            model=name, T=int(getattr(net, "T", 1) or 1), batch_size=b, img_size=shape[-1], device=str(dev),
-            neuron=getattr(net, "neuron", neuron), param_count=sum(p.numel() for p in net.parameters()),
+            model=name,
+            T=int(getattr(net, "T", 1) or 1),
+            batch_size=b,
+            img_size=shape[-1],
+            device=str(dev),
+            neuron=getattr(net, "neuron", neuron),
+            param_count=sum(p.numel() for p in net.parameters()),
             mode=mode.label,
         )
         steps[label] = _make_steps(net, x, y, mode)
@@ -376,6 +404,15 @@ def kd_overhead(
 
     times = _interleaved({"ce": ce_step, "kd": kd_step}, num_warm_iter, num_bench_iter, dev)
     ce, kd = (sum(times[k]) / len(times[k]) for k in ("ce", "kd"))
-    return dict(model=model_name, teacher=teacher_name, method=method, T=int(student.T), batch_size=batch_size,
-                img_size=shape[-1], device=str(dev), ce_step_time_ms=1e3 * ce, kd_step_time_ms=1e3 * kd,
-                kd_overhead=kd / ce)
+    return dict(
+        model=model_name,
+        teacher=teacher_name,
+        method=method,
+        T=int(student.T),
+        batch_size=batch_size,
+        img_size=shape[-1],
+        device=str(dev),
+        ce_step_time_ms=1e3 * ce,
+        kd_step_time_ms=1e3 * kd,
+        kd_overhead=kd / ce,
+    )

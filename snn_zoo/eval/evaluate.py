@@ -1,8 +1,10 @@
 """Top-1 / top-5 / loss of a classifier over a loader, single process or with accelerate."""
+
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -49,12 +51,12 @@ def to_time_first(x: torch.Tensor, batch_first: bool = False) -> torch.Tensor:
 def evaluate(
     model: nn.Module,
     loader: Iterable,
-    accelerator: Optional[Any] = None,
-    max_batches: Optional[int] = None,
+    accelerator: Any | None = None,
+    max_batches: int | None = None,
     progress: bool = True,
     *,
-    amp_dtype: Optional[torch.dtype] = None,
-    device: Optional[torch.device] = None,
+    amp_dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
     batch_first: bool = False,
     desc: str = "eval",
 ) -> dict[str, float]:
@@ -94,8 +96,9 @@ def evaluate(
     if max_batches is not None and total is not None:
         total = min(total, max_batches)
 
-    autocast = (torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    )
     was_training = model.training
     model.eval()
     top1 = top5 = num = 0

@@ -6,6 +6,7 @@
 * :func:`sj_multistep`: a multi-step spikingjelly neuron call on shared inputs (its functional
   fused path with an fp32 ``v``, or its module), for the neuron-kernel benchmark and tests.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,15 +45,27 @@ class SpikingJellyModel(nn.Module):
         return self.net(to_sequence(x, self.T)).mean(0)
 
 
-def sj_neuron(neuron: str, tau: float = 2.0, surrogate: str = "sigmoid", v_threshold: float = 1.0,
-              v_reset: float | None = 0.0, detach_reset: bool = False, decay_input: bool = True,
-              alpha: float | None = None) -> tuple[Callable, dict]:
+def sj_neuron(
+    neuron: str,
+    tau: float = 2.0,
+    surrogate: str = "sigmoid",
+    v_threshold: float = 1.0,
+    v_reset: float | None = 0.0,
+    detach_reset: bool = False,
+    decay_input: bool = True,
+    alpha: float | None = None,
+) -> tuple[Callable, dict]:
     """(spikingjelly neuron class, its kwargs) matching one of our neurons, in multi-step mode."""
     from spikingjelly.activation_based import neuron as sj
 
     sg = get_surrogate(surrogate)
-    common = dict(v_threshold=v_threshold, v_reset=v_reset, detach_reset=detach_reset, step_mode="m",
-                  surrogate_function=sg.sj_class(alpha=sg.default_alpha if alpha is None else alpha))
+    common = dict(
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        detach_reset=detach_reset,
+        step_mode="m",
+        surrogate_function=sg.sj_class(alpha=sg.default_alpha if alpha is None else alpha),
+    )
     if neuron == "if":
         return sj.IFNode, common
     if neuron == "lif":
@@ -101,8 +114,9 @@ def spikingjelly_equivalent(
         from spikingjelly.activation_based.model import spikformer as sj_spikformer
 
         cls, neuron_kwargs = sj_neuron(neuron, tau, surrogate, v_threshold, v_reset, detach_reset, decay_input)
-        net = sj_spikformer.spikformer_cifar10(T=T, num_classes=10 if num_classes is None else num_classes,
-                                               spiking_neuron=cls, **neuron_kwargs)
+        net = sj_spikformer.spikformer_cifar10(
+            T=T, num_classes=10 if num_classes is None else num_classes, spiking_neuron=cls, **neuron_kwargs
+        )
         functional.set_step_mode(net, "m")
         return SpikingJellyModel(net, T=T, num_classes=net.head.out_features, in_chans=3)
     m = _SJ_NAME.match(model_name.split(".")[0])
@@ -116,11 +130,13 @@ def spikingjelly_equivalent(
         num_classes = 10 if cifar else 1000
     cls, neuron_kwargs = sj_neuron(neuron, tau, surrogate, v_threshold, v_reset, detach_reset, decay_input)
     if family == "sew":
-        net = getattr(sj_sew, f"sew_resnet{depth}")(cnf=connect, spiking_neuron=cls, num_classes=num_classes,
-                                                     **neuron_kwargs)
+        net = getattr(sj_sew, f"sew_resnet{depth}")(
+            cnf=connect, spiking_neuron=cls, num_classes=num_classes, **neuron_kwargs
+        )
     else:
-        net = getattr(sj_spiking, f"spiking_resnet{depth}")(spiking_neuron=cls, num_classes=num_classes,
-                                                            **neuron_kwargs)
+        net = getattr(sj_spiking, f"spiking_resnet{depth}")(
+            spiking_neuron=cls, num_classes=num_classes, **neuron_kwargs
+        )
     if cifar or in_chans != 3:
         k, s, p = (3, 1, 1) if cifar else (7, 2, 3)
         net.conv1 = sj_layer.Conv2d(in_chans, net.conv1.out_channels, k, stride=s, padding=p, bias=False)
@@ -131,8 +147,9 @@ def spikingjelly_equivalent(
     return SpikingJellyModel(net, T=T, num_classes=num_classes, in_chans=in_chans)
 
 
-def sj_multistep(kind: str, x: torch.Tensor, v0: torch.Tensor, w: torch.Tensor, tau: float = 2.0,
-                 api: str = "functional") -> tuple[Callable[[], torch.Tensor], list[torch.Tensor]]:
+def sj_multistep(
+    kind: str, x: torch.Tensor, v0: torch.Tensor, w: torch.Tensor, tau: float = 2.0, api: str = "functional"
+) -> tuple[Callable[[], torch.Tensor], list[torch.Tensor]]:
     """(forward() -> spikes, tensors to differentiate) for spikingjelly's multi-step ``kind`` neuron.
 
     ``api='functional'`` calls ``functional.<kind>_multi_step`` with an fp32 ``v`` (its fused CUDA

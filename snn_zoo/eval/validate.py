@@ -4,39 +4,62 @@ The logic behind ``hub_scripts/validate.py`` (timm's validate.py, extended with 
 :func:`validate_model` evaluates one model, :func:`validate_models` expands a wildcard and
 evaluates every match, :func:`write_results` writes the rows as CSV or JSON.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import logging
-import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 import torch
 import torch.nn as nn
 
 from ..data import DatasetError, create_dataset, create_loader, dataset_info
 from ..factory import create_model, list_models
-from ..io import CONFIG_NAME, CheckpointError, config_num_classes, load_weights, read_config
+from ..io import CONFIG_NAME, CheckpointError, PathLike, config_num_classes, load_weights, read_config
 from ..layers import first_samples, is_sequence
 from ..models import SNN_MODELS
 from .evaluate import evaluate
 
 __all__ = [
-    "RESULT_COLUMNS", "CheckpointError", "ValidationError", "expand_model_names", "format_row", "load_checkpoint",
-    "resolve_amp_dtype", "validate_model", "validate_models", "write_results",
+    "RESULT_COLUMNS",
+    "CheckpointError",
+    "ValidationError",
+    "expand_model_names",
+    "format_row",
+    "load_checkpoint",
+    "resolve_amp_dtype",
+    "validate_model",
+    "validate_models",
+    "write_results",
 ]
 
 _logger = logging.getLogger(__name__)
-PathLike = Union[str, os.PathLike]
 
 #: Columns of a results row, in order (``firing_rates`` is a dict: JSON only).
 RESULT_COLUMNS = (
-    "model", "top1", "top5", "loss", "T", "neuron", "param_count", "mean_firing_rate", "firing_rates",
-    "sops_per_image", "macs_per_image", "energy_mj_per_image", "ann_energy_mj_per_image", "num_samples",
-    "dataset", "split", "img_size", "checkpoint",
+    "model",
+    "top1",
+    "top5",
+    "loss",
+    "T",
+    "neuron",
+    "param_count",
+    "mean_firing_rate",
+    "firing_rates",
+    "sops_per_image",
+    "macs_per_image",
+    "energy_mj_per_image",
+    "ann_energy_mj_per_image",
+    "num_samples",
+    "dataset",
+    "split",
+    "img_size",
+    "checkpoint",
 )
 _WILDCARD_CHARS = "*?["
 
@@ -60,9 +83,7 @@ def expand_model_names(pattern: str, pretrained: bool = False) -> list[str]:
     if not names:
         what = "pretrained snn_zoo checkpoints" if pretrained else "snn_zoo models"
         all_names = list_models(pretrained=pretrained)
-        raise ValidationError(
-            f"No {what} match {pattern!r}. Available: {', '.join(all_names) or 'none'}."
-        )
+        raise ValidationError(f"No {what} match {pattern!r}. Available: {', '.join(all_names) or 'none'}.")
     return names
 
 
@@ -81,11 +102,16 @@ def load_checkpoint(model: nn.Module, checkpoint: PathLike, strict: bool = True,
     ``Distiller`` state dict gives its student part. Raises :class:`snn_zoo.io.CheckpointError`
     naming the file, the non-finite tensors, or the keys and shapes that differ.
     """
-    return load_weights(model, checkpoint, strict=strict, allow_pickle=allow_pickle,
-                        hint="Check the model name and num_classes / in_chans (they must match the training run).")
+    return load_weights(
+        model,
+        checkpoint,
+        strict=strict,
+        allow_pickle=allow_pickle,
+        hint="Check the model name and num_classes / in_chans (they must match the training run).",
+    )
 
 
-def resolve_amp_dtype(amp: bool, device: torch.device, amp_dtype: Optional[str] = None) -> Optional[torch.dtype]:
+def resolve_amp_dtype(amp: bool, device: torch.device, amp_dtype: str | None = None) -> torch.dtype | None:
     """Autocast dtype when ``amp`` is on: bfloat16 on CPU; float16 (default) or bfloat16 on CUDA."""
     if not amp:
         if amp_dtype is not None:
@@ -103,7 +129,7 @@ def resolve_amp_dtype(amp: bool, device: torch.device, amp_dtype: Optional[str] 
     raise ValidationError(f"amp=True is supported on cpu and cuda, not {device.type!r}.")
 
 
-def _resolve_device(device: Optional[Union[str, torch.device]]) -> torch.device:
+def _resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
@@ -122,28 +148,28 @@ def _plot_path(firing_plot: PathLike, model_name: str, many: bool) -> Path:
 
 # -- validation -----------------------------------------------------------------------------------------
 def validate_model(
-    model: Union[str, nn.Module],
+    model: str | nn.Module,
     dataset: str = "digits",
-    data_dir: Optional[PathLike] = None,
+    data_dir: PathLike | None = None,
     split: str = "val",
     batch_size: int = 64,
-    T: Optional[int] = None,
-    neuron: Optional[str] = None,
+    T: int | None = None,
+    neuron: str | None = None,
     pretrained: bool = False,
-    checkpoint: Optional[PathLike] = None,
+    checkpoint: PathLike | None = None,
     amp: bool = False,
-    amp_dtype: Optional[str] = None,
-    num_classes: Optional[int] = None,
-    in_chans: Optional[int] = None,
-    img_size: Optional[int] = None,
-    max_batches: Optional[int] = None,
-    device: Optional[Union[str, torch.device]] = None,
+    amp_dtype: str | None = None,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    img_size: int | None = None,
+    max_batches: int | None = None,
+    device: str | torch.device | None = None,
     workers: int = 0,
-    firing_plot: Optional[PathLike] = None,
+    firing_plot: PathLike | None = None,
     energy: bool = True,
     energy_samples: int = 16,
     progress: bool = True,
-    model_kwargs: Optional[dict] = None,
+    model_kwargs: dict | None = None,
 ) -> dict[str, Any]:
     """Evaluate one model and measure its spikes and energy; returns one results row.
 
@@ -191,7 +217,8 @@ def validate_model(
             if config.get("architecture") not in (None, arch) and ":" not in name:
                 raise CheckpointError(
                     f"{str(Path(checkpoint))!r} holds a {config['architecture']!r} checkpoint (its config.json), not "
-                    f"{arch!r}; pass model={config['architecture']!r} or leave model out.")
+                    f"{arch!r}; pass model={config['architecture']!r} or leave model out."
+                )
             kwargs = {**config.get("model_args", {}), **kwargs}
         if T is not None:
             kwargs["T"] = T
@@ -215,20 +242,39 @@ def validate_model(
 
     size = (info.in_chans, img_size, img_size) if img_size else None
     try:
-        ds = create_dataset(dataset, data_dir=data_dir, split=split, T=(T or model_T) if info.is_event else None,
-                            is_training=False, input_size=size)
+        ds = create_dataset(
+            dataset,
+            data_dir=data_dir,
+            split=split,
+            T=(T or model_T) if info.is_event else None,
+            is_training=False,
+            input_size=size,
+        )
     except DatasetError as e:
         raise ValidationError(str(e)) from e
     loader = create_loader(ds, batch_size=batch_size, is_training=False, num_workers=workers)
 
-    metrics = evaluate(net, loader, max_batches=max_batches, progress=progress, amp_dtype=autocast_dtype,
-                       device=dev, desc=name)
+    metrics = evaluate(
+        net, loader, max_batches=max_batches, progress=progress, amp_dtype=autocast_dtype, device=dev, desc=name
+    )
     row: dict[str, Any] = dict(
-        model=name, top1=round(metrics["top1"], 4), top5=round(metrics["top5"], 4), loss=round(metrics["loss"], 6),
-        T=model_T, neuron=getattr(net, "neuron", None), param_count=sum(p.numel() for p in net.parameters()),
-        mean_firing_rate=None, firing_rates=None, sops_per_image=None, macs_per_image=None,
-        energy_mj_per_image=None, ann_energy_mj_per_image=None, num_samples=metrics["num_samples"],
-        dataset=info.name, split=split, img_size=img_size or info.input_size[-1],
+        model=name,
+        top1=round(metrics["top1"], 4),
+        top5=round(metrics["top5"], 4),
+        loss=round(metrics["loss"], 6),
+        T=model_T,
+        neuron=getattr(net, "neuron", None),
+        param_count=sum(p.numel() for p in net.parameters()),
+        mean_firing_rate=None,
+        firing_rates=None,
+        sops_per_image=None,
+        macs_per_image=None,
+        energy_mj_per_image=None,
+        ann_energy_mj_per_image=None,
+        num_samples=metrics["num_samples"],
+        dataset=info.name,
+        split=split,
+        img_size=img_size or info.input_size[-1],
         checkpoint=None if checkpoint is None else str(checkpoint),
     )
     if energy:
@@ -237,8 +283,14 @@ def validate_model(
         rep = energy_report(net, x.to(dev)).to_dict()
         if is_sequence(x):
             row["T"] = rep["T"]
-        for key in ("mean_firing_rate", "firing_rates", "sops_per_image", "macs_per_image",
-                    "energy_mj_per_image", "ann_energy_mj_per_image"):
+        for key in (
+            "mean_firing_rate",
+            "firing_rates",
+            "sops_per_image",
+            "macs_per_image",
+            "energy_mj_per_image",
+            "ann_energy_mj_per_image",
+        ):
             row[key] = rep[key]
         if firing_plot is not None:
             if rep["firing_rates"]:
@@ -250,8 +302,13 @@ def validate_model(
     return row
 
 
-def validate_models(model: Optional[str], pretrained: bool = False, checkpoint: Optional[PathLike] = None,
-                    firing_plot: Optional[PathLike] = None, **kwargs: Any) -> list[dict[str, Any]]:
+def validate_models(
+    model: str | None,
+    pretrained: bool = False,
+    checkpoint: PathLike | None = None,
+    firing_plot: PathLike | None = None,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
     """:func:`validate_model` for every name ``model`` expands to (wildcards like ``'sew*'``).
 
     ``model`` may be omitted when ``checkpoint`` is a run folder whose config.json names the
@@ -277,7 +334,7 @@ def _scalar_columns(rows: Sequence[dict]) -> list[str]:
     return [k for k in keys if not any(isinstance(r.get(k), (dict, list)) for r in rows)]
 
 
-def write_results(rows: Sequence[dict[str, Any]], path: PathLike, fmt: Optional[str] = None) -> Path:
+def write_results(rows: Sequence[dict[str, Any]], path: PathLike, fmt: str | None = None) -> Path:
     """Write result rows as ``csv`` (scalar columns; per-layer firing rates left out) or ``json``.
 
     ``fmt`` defaults to the file extension (``.json`` -> json, otherwise csv).
@@ -300,11 +357,13 @@ def write_results(rows: Sequence[dict[str, Any]], path: PathLike, fmt: Optional[
 
 def format_row(row: dict[str, Any]) -> str:
     """One-line summary of a results row, like timm's ``* Acc@1 ...`` line."""
+
     def fmt(v: Any, spec: str) -> str:
         return "n/a" if v is None else format(v, spec)
 
-    return (f"* {row['model']}: Acc@1 {row['top1']:.3f} Acc@5 {row['top5']:.3f} loss {row['loss']:.4f} "
-            f"T={row['T']} params {row['param_count'] / 1e6:.3f}M fr {fmt(row['mean_firing_rate'], '.4f')} "
-            f"SOPs/img {fmt(row['sops_per_image'], '.4g')} E/img {fmt(row['energy_mj_per_image'], '.4g')} mJ "
-            f"(ANN {fmt(row['ann_energy_mj_per_image'], '.4g')} mJ) n={row['num_samples']}")
-
+    return (
+        f"* {row['model']}: Acc@1 {row['top1']:.3f} Acc@5 {row['top5']:.3f} loss {row['loss']:.4f} "
+        f"T={row['T']} params {row['param_count'] / 1e6:.3f}M fr {fmt(row['mean_firing_rate'], '.4f')} "
+        f"SOPs/img {fmt(row['sops_per_image'], '.4g')} E/img {fmt(row['energy_mj_per_image'], '.4g')} mJ "
+        f"(ANN {fmt(row['ann_energy_mj_per_image'], '.4g')} mJ) n={row['num_samples']}"
+    )

@@ -4,11 +4,22 @@ Checkpoint reading, validation and atomic writing live in :mod:`snn_zoo.io` (bel
 ``CheckpointError``, ``save_pretrained`` and the atomic writers are re-exported here for
 compatibility.
 """
+
 from ..io import CheckpointError, atomic_write_bytes, atomic_write_text, preflight_hub, preflight_local, save_pretrained
 from .card import render_model_card
 from .push import PushError, check_repo_id, left_out, push_to_hub, stage_upload
 
 __all__ = [
-    "CheckpointError", "atomic_write_bytes", "atomic_write_text", "preflight_hub", "preflight_local",
-    "PushError", "check_repo_id", "left_out", "push_to_hub", "render_model_card", "save_pretrained", "stage_upload",
+    "CheckpointError",
+    "PushError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_repo_id",
+    "left_out",
+    "preflight_hub",
+    "preflight_local",
+    "push_to_hub",
+    "render_model_card",
+    "save_pretrained",
+    "stage_upload",
 ]

@@ -1,13 +1,13 @@
 """Model cards generated from a run's measured results.json (never typed by hand)."""
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..data import dataset_title
 from ..distill.methods import METHOD_TABLE, SINGLE_STEP_NOISE_CARD
-
 
 
 def _method_text(results: dict) -> str:
@@ -24,9 +24,11 @@ def _seed_line(results: dict) -> str:
     if not results.get("seed_results"):
         return ""
     per_seed = ", ".join(f"seed {r['seed']}: {r['top1']:.2f}" for r in results["seed_results"])
-    return (f"\nTop-1 over {len(results['seed_results'])} seeds: **{results['top1_mean']:.2f} ± "
-            f"{results['top1_std']:.2f}** (sample std; {per_seed}). The weights here are seed "
-            f"{results['checkpoint_seed']}'s; the other figures below are from that seed.\n")
+    return (
+        f"\nTop-1 over {len(results['seed_results'])} seeds: **{results['top1_mean']:.2f} ± "
+        f"{results['top1_std']:.2f}** (sample std; {per_seed}). The weights here are seed "
+        f"{results['checkpoint_seed']}'s; the other figures below are from that seed.\n"
+    )
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -37,30 +39,42 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def render_model_card(results: dict, repo_id: Optional[str] = None, asset_prefix: str = "") -> str:
+def render_model_card(results: dict, repo_id: str | None = None, asset_prefix: str = "") -> str:
     """Markdown model card (with Hugging Face front matter) for one run's ``results.json``.
 
     ``asset_prefix`` is prepended to the plots' file names (for cards kept outside the run folder).
     """
     name = results.get("name") or results["model"]
     dataset = results.get("dataset", "unknown")
-    metrics = [EvalResult(
-        task_type="image-classification", dataset_type=dataset, dataset_name=dataset_title(dataset),
-        metric_type="accuracy", metric_name="top-1 accuracy", metric_value=round(float(results["top1"]), 2),
-    )]
+    metrics = [
+        EvalResult(
+            task_type="image-classification",
+            dataset_type=dataset,
+            dataset_name=dataset_title(dataset),
+            metric_type="accuracy",
+            metric_name="top-1 accuracy",
+            metric_value=round(float(results["top1"]), 2),
+        )
+    ]
     data = ModelCardData(
-        library_name="timm", license=results.get("license", "apache-2.0"), model_name=name,
+        library_name="timm",
+        license=results.get("license", "apache-2.0"),
+        model_name=name,
         tags=["image-classification", "timm", "snn_zoo", "spiking-neural-network", f"distillation-{results['method']}"],
-        datasets=[dataset], base_model=results.get("teacher_hub_id"), eval_results=metrics,
+        datasets=[dataset],
+        base_model=results.get("teacher_hub_id"),
+        eval_results=metrics,
     )
     load_name = f"hf-hub:{repo_id}" if repo_id else name
-    tag_line = f"\n# or, by its registered tag: snn_zoo.create_model(\"{name}\", pretrained=True)" if repo_id else ""
+    tag_line = f'\n# or, by its registered tag: snn_zoo.create_model("{name}", pretrained=True)' if repo_id else ""
     energy_ratio = None
     if results.get("energy_mj_per_image") and results.get("ann_energy_mj_per_image"):
         energy_ratio = results["ann_energy_mj_per_image"] / results["energy_mj_per_image"]
     rows = [
-        ("Top-1 accuracy (%)", _fmt(results["top1"])), ("Top-5 accuracy (%)", _fmt(results.get("top5"))),
-        ("Time steps T", _fmt(results["T"])), ("Neuron", _fmt(results.get("neuron"))),
+        ("Top-1 accuracy (%)", _fmt(results["top1"])),
+        ("Top-5 accuracy (%)", _fmt(results.get("top5"))),
+        ("Time steps T", _fmt(results["T"])),
+        ("Neuron", _fmt(results.get("neuron"))),
         ("Parameters", f"{results['param_count']:,}"),
         ("Mean firing rate", _fmt(results.get("mean_firing_rate"), 4)),
         ("Synaptic operations per image", _fmt(results.get("sops_per_image"), 0)),
@@ -76,7 +90,7 @@ def render_model_card(results: dict, repo_id: Optional[str] = None, asset_prefix
     body = f"""
 # {name}
 
-A spiking neural network from snn_zoo: `{results['model']}` trained on
+A spiking neural network from snn_zoo: `{results["model"]}` trained on
 {dataset_title(dataset)} with {_method_text(results)}.
 Every number below was measured by the run that produced these weights (`results.json`).
 {_seed_line(results)}
@@ -97,14 +111,14 @@ logits = model(images)  # [B, C, H, W] static images, or [T, B, C, H, W] event f
 ## How to reproduce
 
 ```bash
-{results.get('command', 'accelerate launch hub_scripts/distill.py')}
+{results.get("command", "accelerate launch hub_scripts/distill.py")}
 ```
 
-Recipe: `{results.get('recipe', 'n/a')}`; seed {results.get('seed', 'n/a')}; {results.get('epochs', 'n/a')} epochs.
+Recipe: `{results.get("recipe", "n/a")}`; seed {results.get("seed", "n/a")}; {results.get("epochs", "n/a")} epochs.
 
 ## Method
 
-{_method_text(results)}. The student runs T={results['T']} time steps with
+{_method_text(results)}. The student runs T={results["T"]} time steps with
 direct encoding (the image repeated each step) or event frames; logits are averaged over time.
 Energy counts the first layer (real-valued input) as MACs and every spike-driven layer as
 accumulates (synaptic operations = FLOPs x firing rate), following the 45 nm convention.
@@ -117,7 +131,7 @@ estimate from operation counts, not a hardware measurement.
 ## Citation
 
 ```bibtex
-{citation or '@misc{snn_zoo, title={snn_zoo: a zoo of spiking neural networks}, year={2026}}'}
+{citation or "@misc{snn_zoo, title={snn_zoo: a zoo of spiking neural networks}, year={2026}}"}
 ```
 """
     return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).content
@@ -126,19 +140,27 @@ estimate from operation counts, not a hardware measurement.
 _SNN_ARG_NAMES = ("T", "neuron", "surrogate", "tau", "v_threshold", "v_reset", "detach_reset", "decay_input")
 
 
-def render_config_card(config: dict, param_count: Optional[int] = None, repo_id: Optional[str] = None,
-                       license: str = "apache-2.0") -> str:
+def render_config_card(
+    config: dict, param_count: int | None = None, repo_id: str | None = None, license: str = "apache-2.0"
+) -> str:
     """Model card for a checkpoint without ``results.json`` (a ``save_pretrained`` folder or a model
     object), from its timm ``config.json``: architecture, SNN settings, parameters, how to load it in
     snn_zoo and in timm, license. Like timm's own ``push_to_hf_hub`` card, it states no accuracy."""
     arch = config.get("architecture", "unknown")
     args = config.get("model_args") or {}
     name = repo_id.split("/")[-1] if repo_id else arch
-    data = ModelCardData(library_name="timm", license=license, model_name=name,
-                         tags=["image-classification", "timm", "snn_zoo", "spiking-neural-network"])
-    rows = [("Architecture", f"`{arch}`"), ("Classes", _fmt(config.get("num_classes"))),
-            ("Parameters", f"{param_count:,}" if param_count is not None else "n/a"),
-            ("Input size", "x".join(map(str, config.get("pretrained_cfg", {}).get("input_size", []))) or "n/a")]
+    data = ModelCardData(
+        library_name="timm",
+        license=license,
+        model_name=name,
+        tags=["image-classification", "timm", "snn_zoo", "spiking-neural-network"],
+    )
+    rows = [
+        ("Architecture", f"`{arch}`"),
+        ("Classes", _fmt(config.get("num_classes"))),
+        ("Parameters", f"{param_count:,}" if param_count is not None else "n/a"),
+        ("Input size", "x".join(map(str, config.get("pretrained_cfg", {}).get("input_size", []))) or "n/a"),
+    ]
     rows += [(key, f"`{args[key]}`") for key in _SNN_ARG_NAMES if key in args]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     load_name = f"hf-hub:{repo_id}" if repo_id else f"local-dir:PATH/TO/{name}"

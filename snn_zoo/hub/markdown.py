@@ -1,4 +1,5 @@
 """Generated blocks inside hand-written markdown files (README tables)."""
+
 from __future__ import annotations
 
 
@@ -8,4 +9,4 @@ def replace_marked_block(text: str, marker: str, block: str) -> str:
     start, end = text.find(start_line), text.find(end_line)
     if start < 0 or end < 0 or end < start:
         raise ValueError(f"expected the lines {start_line!r} and then {end_line!r} in the file.")
-    return f"{text[:start + len(start_line)]}\n{block}{text[end:]}"
+    return f"{text[: start + len(start_line)]}\n{block}{text[end:]}"

@@ -1,11 +1,11 @@
 """Publish a run folder or a model to the Hugging Face Hub: safetensors, config, card, results."""
+
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional, Union
 
 import torch.nn as nn
 from huggingface_hub import HfApi, get_token
@@ -40,16 +40,21 @@ def check_repo_id(repo_id: str) -> None:
     except HFValidationError as e:
         raise CheckpointError(f"Invalid --repo-id {repo_id!r}: {str(e).split('. Use')[0]}.") from e
     if "/" not in repo_id:
-        raise CheckpointError(f"Invalid --repo-id {repo_id!r}: give it as 'namespace/name' (your user or org name "
-                              f"first), e.g. snn-zoo/{repo_id}.")
+        raise CheckpointError(
+            f"Invalid --repo-id {repo_id!r}: give it as 'namespace/name' (your user or org name "
+            f"first), e.g. snn-zoo/{repo_id}."
+        )
 
 
-def left_out(run_dir: Union[str, Path]) -> list[str]:
+def left_out(run_dir: str | Path) -> list[str]:
     """Names in a run folder that a push does not upload (pickles, state/, logs), pickles marked."""
     run_dir = Path(run_dir)
     kept = {p.name for pattern in UPLOAD_PATTERNS for p in run_dir.glob(pattern)}
-    return sorted(f"{p.name}{'/' if p.is_dir() else ''}{' (pickle: never uploaded)' if is_pickle(p) else ''}"
-                  for p in run_dir.iterdir() if p.name not in kept and not p.name.startswith("."))
+    return sorted(
+        f"{p.name}{'/' if p.is_dir() else ''}{' (pickle: never uploaded)' if is_pickle(p) else ''}"
+        for p in run_dir.iterdir()
+        if p.name not in kept and not p.name.startswith(".")
+    )
 
 
 def _param_count(folder: Path) -> int:
@@ -57,7 +62,7 @@ def _param_count(folder: Path) -> int:
     return sum(p.numel() for p in create_model(f"local-dir:{folder}", pretrained=False).parameters())
 
 
-def stage_upload(source: Union[nn.Module, str, Path], folder: Union[str, Path], repo_id: Optional[str] = None) -> list[str]:
+def stage_upload(source: nn.Module | str | Path, folder: str | Path, repo_id: str | None = None) -> list[str]:
     """Fill ``folder`` with exactly the files a push uploads; returns their names.
 
     ``source`` is a zoo model or a run folder from hub_scripts/distill.py. Pickled weights
@@ -74,10 +79,13 @@ def stage_upload(source: Union[nn.Module, str, Path], folder: Union[str, Path], 
         if not (run_dir / WEIGHTS_NAME).is_file():
             pickles = sorted(p.name for p in run_dir.iterdir() if is_pickle(p))
             raise CheckpointError(
-                f"{str(run_dir)!r} has no {WEIGHTS_NAME}" + (f" (only pickles {pickles}, never uploaded)" if pickles else "")
+                f"{str(run_dir)!r} has no {WEIGHTS_NAME}"
+                + (f" (only pickles {pickles}, never uploaded)" if pickles else "")
                 + "; write one with snn_zoo.save_pretrained(model, dir)."
             )
-        preflight_local(run_dir, SNN_MODELS)  # check the source first, so errors name the user's folder, not the staging copy
+        preflight_local(
+            run_dir, SNN_MODELS
+        )  # check the source first, so errors name the user's folder, not the staging copy
         for pattern in UPLOAD_PATTERNS:
             for path in run_dir.glob(pattern):
                 shutil.copy2(path, folder / path.name)
@@ -104,13 +112,13 @@ def _check_loadable(folder: Path) -> None:
 
 
 def push_to_hub(
-    source: Union[nn.Module, str, Path],
+    source: nn.Module | str | Path,
     repo_id: str,
-    token: Optional[str] = None,
+    token: str | None = None,
     private: bool = False,
-    revision: Optional[str] = None,
+    revision: str | None = None,
     commit_message: str = "Add snn_zoo checkpoint",
-    dry_run_dir: Optional[Union[str, Path]] = None,
+    dry_run_dir: str | Path | None = None,
 ) -> str:
     """Upload a zoo model or run folder to ``repo_id``; returns the commit URL (or the dry-run folder).
 
@@ -135,7 +143,10 @@ def push_to_hub(
             if revision and revision != "main":
                 api.create_branch(repo_id, branch=revision, exist_ok=True)
             info = api.upload_folder(
-                folder_path=tmp, repo_id=repo_id, revision=revision, commit_message=commit_message,
+                folder_path=tmp,
+                repo_id=repo_id,
+                revision=revision,
+                commit_message=commit_message,
             )
         except HfHubHTTPError as e:  # 401 / 403 / 404 / 5xx: the first line says what happened
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -143,7 +154,9 @@ def push_to_hub(
         except Exception as e:  # no network, DNS, proxy, TLS, offline mode: the HTTP client's transport errors
             if not _is_transport_error(e):
                 raise
-            raise PushError(f"could not reach the Hugging Face Hub to push {repo_id!r} ({type(e).__name__}: "
-                            f"{str(e).splitlines()[0] if str(e) else 'no details'}); check the network "
-                            f"(or HF_HUB_OFFLINE / HF_ENDPOINT) and retry. Nothing was uploaded.") from e
+            raise PushError(
+                f"could not reach the Hugging Face Hub to push {repo_id!r} ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else 'no details'}); check the network "
+                f"(or HF_HUB_OFFLINE / HF_ENDPOINT) and retry. Nothing was uploaded."
+            ) from e
     return str(info.commit_url)

@@ -3,7 +3,8 @@
 Low level on purpose: it imports no other snn_zoo package, so the factory, training, evaluation
 and Hub code all build on it (callers pass the architecture registry where it matters).
 """
-from .atomic import NoSpaceError, atomic_directory, atomic_write_bytes, atomic_write_text, replace_directory
+
+from .atomic import NoSpaceError, PathLike, atomic_directory, atomic_write_bytes, atomic_write_text, replace_directory
 from .checkpoint import (
     CONFIG_NAME,
     PICKLE_SUFFIXES,
@@ -28,9 +29,30 @@ from .checkpoint import (
 )
 
 __all__ = [
-    "CONFIG_NAME", "CheckpointError", "NoSpaceError", "PICKLE_SUFFIXES", "PICKLE_WEIGHTS", "SAFE_PICKLE_GLOBALS",
-    "WEIGHTS_NAME", "atomic_directory", "atomic_write_bytes", "atomic_write_text", "check_finite", "check_fits",
-    "check_safetensors", "config_num_classes", "find_checkpoint", "is_pickle", "load_weights", "non_finite_tensors",
-    "preflight_hub", "preflight_local", "read_config", "read_state_dict", "replace_directory", "save_pretrained",
+    "CONFIG_NAME",
+    "PICKLE_SUFFIXES",
+    "PICKLE_WEIGHTS",
+    "SAFE_PICKLE_GLOBALS",
+    "WEIGHTS_NAME",
+    "CheckpointError",
+    "NoSpaceError",
+    "PathLike",
+    "atomic_directory",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_finite",
+    "check_fits",
+    "check_safetensors",
+    "config_num_classes",
+    "find_checkpoint",
+    "is_pickle",
+    "load_weights",
+    "non_finite_tensors",
+    "preflight_hub",
+    "preflight_local",
+    "read_config",
+    "read_state_dict",
+    "replace_directory",
+    "save_pretrained",
     "unwrap_state_dict",
 ]

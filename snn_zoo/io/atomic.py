@@ -5,21 +5,30 @@ rename), flushed and fsynced, then swapped in. Staged files are created with mod
 umask, like any file the user writes (``tempfile.mkstemp`` would make them 0600). A full disk raises
 :class:`NoSpaceError`, which names the path and says the previous version is intact.
 """
+
 from __future__ import annotations
 
 import errno
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Union
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 _DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
-__all__ = ["NoSpaceError", "atomic_directory", "atomic_write_bytes", "atomic_write_text", "make_readable", "no_space_error",
-           "replace_directory", "stage_files_into"]
+__all__ = [
+    "NoSpaceError",
+    "atomic_directory",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "make_readable",
+    "no_space_error",
+    "replace_directory",
+    "stage_files_into",
+]
 
 
 class NoSpaceError(OSError):
@@ -32,9 +41,13 @@ def _staging_name(path: Path) -> Path:
 
 def _no_space(path: Path, error: OSError) -> NoSpaceError:
     what = "folder" if path.is_dir() else "file"
-    previous = f"the previous {what} {str(path)!r} is intact" if path.exists() else f"nothing was written to {str(path)!r}"
-    err = NoSpaceError(f"no space left on device while writing {str(path)!r}; {previous}. "
-                       f"Free some space (or choose another --output) and run again.")
+    previous = (
+        f"the previous {what} {str(path)!r} is intact" if path.exists() else f"nothing was written to {str(path)!r}"
+    )
+    err = NoSpaceError(
+        f"no space left on device while writing {str(path)!r}; {previous}. "
+        f"Free some space (or choose another --output) and run again."
+    )
     err.errno = error.errno
     return err
 

@@ -10,6 +10,7 @@ Pickled checkpoints (``.pth``, ``.pth.tar``, ``.bin``, ...) are read with
 metadata official training scripts store is allowed (``argparse.Namespace``, the ``args`` of
 timm-style ``.pth.tar`` files). Anything else is refused with its name.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,13 +18,14 @@ import json
 import os
 import pickle
 import re
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any, Collection, Mapping, Optional, Union
+from typing import Any
 
 import torch
 import torch.nn as nn
 
-PathLike = Union[str, os.PathLike]
+from .atomic import PathLike
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -43,10 +45,26 @@ STATE_KEYS = ("state_dict", "model", "module")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 __all__ = [
-    "CONFIG_NAME", "CheckpointError", "PICKLE_SUFFIXES", "PICKLE_WEIGHTS", "SAFE_PICKLE_GLOBALS", "WEIGHTS_NAME",
-    "check_finite", "check_fits", "check_safetensors", "config_num_classes", "find_checkpoint", "is_pickle",
-    "load_weights", "non_finite_tensors", "preflight_hub", "preflight_local", "read_config", "read_state_dict",
-    "save_pretrained", "unwrap_state_dict",
+    "CONFIG_NAME",
+    "PICKLE_SUFFIXES",
+    "PICKLE_WEIGHTS",
+    "SAFE_PICKLE_GLOBALS",
+    "WEIGHTS_NAME",
+    "CheckpointError",
+    "check_finite",
+    "check_fits",
+    "check_safetensors",
+    "config_num_classes",
+    "find_checkpoint",
+    "is_pickle",
+    "load_weights",
+    "non_finite_tensors",
+    "preflight_hub",
+    "preflight_local",
+    "read_config",
+    "read_state_dict",
+    "save_pretrained",
+    "unwrap_state_dict",
 ]
 
 
@@ -77,18 +95,26 @@ def find_checkpoint(path: PathLike, allow_pickle: bool = False) -> Path:
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise CheckpointError(f"Folder {str(path)!r} has no {WEIGHTS_NAME} but several .safetensors files "
-                                  f"{[p.name for p in found]}; pass the one to load as a file path.")
+            raise CheckpointError(
+                f"Folder {str(path)!r} has no {WEIGHTS_NAME} but several .safetensors files "
+                f"{[p.name for p in found]}; pass the one to load as a file path."
+            )
         pickles = sorted(p for p in path.iterdir() if p.is_file() and is_pickle(p))
         if pickles and allow_pickle:
             preferred = [p for p in pickles if p.name in PICKLE_WEIGHTS]
             if len(preferred) == 1 or len(pickles) == 1:
                 return (preferred or pickles)[0]
-            raise CheckpointError(f"Folder {str(path)!r} holds several pickle checkpoints {[p.name for p in pickles]}; "
-                                  f"pass the one to load as a file path.")
-        hint = (f" It holds pickle checkpoints {[p.name for p in pickles]}, which load only when you trust them "
-                f"(allow_pickle=True; read with torch.load(weights_only=True)) or after converting them with "
-                f"safetensors.torch.save_file." if pickles else "")
+            raise CheckpointError(
+                f"Folder {str(path)!r} holds several pickle checkpoints {[p.name for p in pickles]}; "
+                f"pass the one to load as a file path."
+            )
+        hint = (
+            f" It holds pickle checkpoints {[p.name for p in pickles]}, which load only when you trust them "
+            f"(allow_pickle=True; read with torch.load(weights_only=True)) or after converting them with "
+            f"safetensors.torch.save_file."
+            if pickles
+            else ""
+        )
         raise CheckpointError(f"Folder {str(path)!r} has no {WEIGHTS_NAME}.{hint}")
     if path.suffix == ".safetensors" or (allow_pickle and is_pickle(path)):
         return path
@@ -96,14 +122,16 @@ def find_checkpoint(path: PathLike, allow_pickle: bool = False) -> Path:
         raise CheckpointError(
             f"Checkpoint {str(path)!r} is a pickle, which can run code when loaded. Pass allow_pickle=True "
             f"(read with torch.load(weights_only=True)) if you trust it, or give a .safetensors file or a run "
-            f"folder holding {WEIGHTS_NAME}.")
-    raise CheckpointError(f"Checkpoint {str(path)!r} is neither a .safetensors file nor a torch pickle "
-                          f"({', '.join(PICKLE_SUFFIXES)}); pass a run folder holding {WEIGHTS_NAME} or the file itself.")
+            f"folder holding {WEIGHTS_NAME}."
+        )
+    raise CheckpointError(
+        f"Checkpoint {str(path)!r} is neither a .safetensors file nor a torch pickle "
+        f"({', '.join(PICKLE_SUFFIXES)}); pass a run folder holding {WEIGHTS_NAME} or the file itself."
+    )
 
 
 # -- config.json --------------------------------------------------------------------------------------
-def read_config(path: PathLike, architectures: Optional[Collection[str]] = None,
-                expected: Optional[str] = None) -> dict:
+def read_config(path: PathLike, architectures: Collection[str] | None = None, expected: str | None = None) -> dict:
     """Read timm's ``config.json`` (``path`` is the file or its folder) and check what it says.
 
     ``architectures``: the names it may give (snn_zoo passes its registry); ``expected``: the
@@ -115,29 +143,36 @@ def read_config(path: PathLike, architectures: Optional[Collection[str]] = None,
     if not file.is_file():
         raise CheckpointError(
             f"{str(file.parent)!r} has no {CONFIG_NAME}, so the architecture is unknown; save checkpoints with "
-            f"snn_zoo.save_pretrained(model, dir) or hub_scripts/distill.py, which write it.")
+            f"snn_zoo.save_pretrained(model, dir) or hub_scripts/distill.py, which write it."
+        )
     try:
         config = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{str(file)!r} is not valid JSON (truncated or corrupt: {e}); re-download or "
-                              f"re-save the checkpoint.") from e
+        raise CheckpointError(
+            f"{str(file)!r} is not valid JSON (truncated or corrupt: {e}); re-download or re-save the checkpoint."
+        ) from e
     if not isinstance(config, dict):
-        raise CheckpointError(f"{str(file)!r} holds a JSON {type(config).__name__}, not an object with "
-                              f"'architecture' and 'model_args'; re-save the checkpoint with snn_zoo.save_pretrained.")
+        raise CheckpointError(
+            f"{str(file)!r} holds a JSON {type(config).__name__}, not an object with "
+            f"'architecture' and 'model_args'; re-save the checkpoint with snn_zoo.save_pretrained."
+        )
     arch = config.get("architecture")
     if architectures is not None and arch not in architectures:
-        raise CheckpointError(f"{str(file)!r} names architecture {arch!r}, which is not an snn_zoo model; "
-                              f"known: {sorted(architectures)}.")
+        raise CheckpointError(
+            f"{str(file)!r} names architecture {arch!r}, which is not an snn_zoo model; known: {sorted(architectures)}."
+        )
     if expected is not None and arch is not None and arch != expected:
-        raise CheckpointError(f"{str(file)!r} is a checkpoint of {arch!r}, not of {expected!r}; pass --model {arch} "
-                              f"(or load it with create_model('local-dir:{file.parent}')).")
+        raise CheckpointError(
+            f"{str(file)!r} is a checkpoint of {arch!r}, not of {expected!r}; pass --model {arch} "
+            f"(or load it with create_model('local-dir:{file.parent}'))."
+        )
     if "model_args" in config and not isinstance(config["model_args"], dict):
         raise CheckpointError(f"{str(file)!r}: 'model_args' must be an object, got {config['model_args']!r}.")
     return config
 
 
 # -- state dicts --------------------------------------------------------------------------------------
-def check_safetensors(file: PathLike, where: Optional[str] = None, finite: bool = True) -> None:
+def check_safetensors(file: PathLike, where: str | None = None, finite: bool = True) -> None:
     """Open a safetensors file's header and every tensor, without keeping them: catches malformed
     headers, truncation and (``finite``) NaN/inf values, tensor by tensor."""
     from safetensors import safe_open
@@ -147,7 +182,7 @@ def check_safetensors(file: PathLike, where: Optional[str] = None, finite: bool 
     bad: list[str] = []
     try:
         with safe_open(str(file), framework="pt") as f:
-            for key in f.keys():
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
                 tensor = f.get_tensor(key)
                 if finite and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
                     bad.append(key)
@@ -159,8 +194,10 @@ def check_safetensors(file: PathLike, where: Optional[str] = None, finite: bool 
 
 def _non_finite_error(file: PathLike, names: list[str]) -> CheckpointError:
     shown = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
-    return CheckpointError(f"{str(file)!r} has non-finite values (NaN or inf) in {len(names)} tensor(s): {shown}. "
-                           f"The run that wrote it diverged; retrain (e.g. with a lower --lr) or use an earlier checkpoint.")
+    return CheckpointError(
+        f"{str(file)!r} has non-finite values (NaN or inf) in {len(names)} tensor(s): {shown}. "
+        f"The run that wrote it diverged; retrain (e.g. with a lower --lr) or use an earlier checkpoint."
+    )
 
 
 def _read_pickle(file: Path) -> Any:
@@ -175,11 +212,14 @@ def _read_pickle(file: Path) -> Any:
             raise CheckpointError(
                 f"{str(file)!r} contains {what}, which is not allowed in a checkpoint (only tensors, plain containers "
                 f"and {[g.__module__ + '.' + g.__qualname__ for g in SAFE_PICKLE_GLOBALS]}); loading it would run "
-                f"code. Re-save just the weights: safetensors.torch.save_file(state_dict, 'model.safetensors').") from e
+                f"code. Re-save just the weights: safetensors.torch.save_file(state_dict, 'model.safetensors')."
+            ) from e
         raise CheckpointError(f"{str(file)!r} is not a readable torch checkpoint ({e}).") from e
     except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{str(file)!r} is corrupt or truncated and cannot be read as a torch checkpoint "
-                              f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); re-download it.") from e
+        raise CheckpointError(
+            f"{str(file)!r} is corrupt or truncated and cannot be read as a torch checkpoint "
+            f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); re-download it."
+        ) from e
 
 
 def unwrap_state_dict(obj: Any, file: PathLike = "checkpoint", use_ema: bool = True) -> dict[str, torch.Tensor]:
@@ -195,15 +235,17 @@ def unwrap_state_dict(obj: Any, file: PathLike = "checkpoint", use_ema: bool = T
     while isinstance(obj, Mapping) and not _is_tensor_dict(obj):
         inner = next((obj[k] for k in keys if isinstance(obj.get(k), Mapping)), None)
         if inner is None:
-            raise CheckpointError(f"{str(file)!r} holds no state dict: top-level keys {sorted(map(str, obj))[:10]}; "
-                                  f"expected tensors or one of {list(keys)}.")
+            raise CheckpointError(
+                f"{str(file)!r} holds no state dict: top-level keys {sorted(map(str, obj))[:10]}; "
+                f"expected tensors or one of {list(keys)}."
+            )
         obj = inner
     if not isinstance(obj, Mapping) or not obj:
         raise CheckpointError(f"{str(file)!r} holds a {type(obj).__name__}, not a state dict of tensors.")
     state = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     for prefix in WRAPPER_PREFIXES:
         if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
+            state = {k[len(prefix) :]: v for k, v in state.items()}
     return state
 
 
@@ -227,7 +269,9 @@ def read_state_dict(file: PathLike, use_ema: bool = True, finite: bool = True) -
     elif is_pickle(file):
         state = unwrap_state_dict(_read_pickle(file), file, use_ema)
     else:
-        raise CheckpointError(f"{str(file)!r} is neither .safetensors nor a torch pickle ({', '.join(PICKLE_SUFFIXES)}).")
+        raise CheckpointError(
+            f"{str(file)!r} is neither .safetensors nor a torch pickle ({', '.join(PICKLE_SUFFIXES)})."
+        )
     if finite:
         check_finite(state, file)
     return state
@@ -242,12 +286,20 @@ def check_finite(state: Mapping[str, torch.Tensor], file: PathLike = "state dict
 
 def non_finite_tensors(module: nn.Module) -> list[str]:
     """Names of the parameters and buffers of ``module`` holding NaN or inf (what a save would write)."""
-    return [k for k, v in module.state_dict().items()
-            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    return [
+        k
+        for k, v in module.state_dict().items()
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
 
 
-def check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], file: PathLike = "checkpoint",
-               strict: bool = True, hint: str = "") -> dict[str, torch.Tensor]:
+def check_fits(
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    file: PathLike = "checkpoint",
+    strict: bool = True,
+    hint: str = "",
+) -> dict[str, torch.Tensor]:
     """Match ``state`` to ``model``: returns the dict to load, or raises naming the keys and shapes that differ.
 
     A state dict saved from a ``Distiller`` (``student.*`` keys) gives its student part.
@@ -255,9 +307,12 @@ def check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], file: PathLi
     own = model.state_dict()
     state = dict(state)
     if not any(k in own for k in state) and any(k.startswith("student.") for k in state):
-        state = {k[len("student."):]: v for k, v in state.items() if k.startswith("student.")}
-    shapes = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-              for k, v in state.items() if k in own and own[k].shape != v.shape]
+        state = {k[len("student.") :]: v for k, v in state.items() if k.startswith("student.")}
+    shapes = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+        for k, v in state.items()
+        if k in own and own[k].shape != v.shape
+    ]
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     if shapes or (strict and (missing or unexpected)):
@@ -268,13 +323,23 @@ def check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], file: PathLi
             parts.append(f"missing keys ({len(missing)}): {missing[:5]}")
         if unexpected:
             parts.append(f"unexpected keys ({len(unexpected)}): {unexpected[:5]}")
-        raise CheckpointError(f"Checkpoint {str(file)!r} does not fit {type(model).__name__}: " + "; ".join(parts)
-                              + "." + (f" {hint}" if hint else ""))
+        raise CheckpointError(
+            f"Checkpoint {str(file)!r} does not fit {type(model).__name__}: "
+            + "; ".join(parts)
+            + "."
+            + (f" {hint}" if hint else "")
+        )
     return state
 
 
-def load_weights(model: nn.Module, checkpoint: PathLike, strict: bool = True, allow_pickle: bool = False,
-                 use_ema: bool = True, hint: str = "") -> Path:
+def load_weights(
+    model: nn.Module,
+    checkpoint: PathLike,
+    strict: bool = True,
+    allow_pickle: bool = False,
+    use_ema: bool = True,
+    hint: str = "",
+) -> Path:
     """Find, read, check (finite, fits) and load a checkpoint into ``model``; returns the file loaded."""
     file = find_checkpoint(checkpoint, allow_pickle=allow_pickle)
     state = check_fits(model, read_state_dict(file, use_ema=use_ema), file, strict=strict, hint=hint)
@@ -282,16 +347,14 @@ def load_weights(model: nn.Module, checkpoint: PathLike, strict: bool = True, al
     return file
 
 
-def config_num_classes(config: Mapping[str, Any]) -> Optional[int]:
+def config_num_classes(config: Mapping[str, Any]) -> int | None:
     """The class count a timm config.json records (top level, else in model_args)."""
     value = config.get("num_classes", (config.get("model_args") or {}).get("num_classes"))
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-
-
 # -- folders and Hub repos, checked before timm loads them ---------------------------------------------
-def preflight_local(path: PathLike, architectures: Optional[Collection[str]] = None) -> dict:
+def preflight_local(path: PathLike, architectures: Collection[str] | None = None) -> dict:
     """Check a checkpoint folder (config.json + model.safetensors, all tensors finite); returns its config."""
     folder = Path(path)
     if not folder.is_dir():
@@ -300,18 +363,23 @@ def preflight_local(path: PathLike, architectures: Optional[Collection[str]] = N
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         pickles = sorted(p.name for p in folder.iterdir() if is_pickle(p))
-        raise CheckpointError(f"folder {str(folder)!r} has no {WEIGHTS_NAME}"
-                              + (f" (only pickles {pickles})" if pickles else "")
-                              + "; write one with snn_zoo.save_pretrained(model, dir).")
+        raise CheckpointError(
+            f"folder {str(folder)!r} has no {WEIGHTS_NAME}"
+            + (f" (only pickles {pickles})" if pickles else "")
+            + "; write one with snn_zoo.save_pretrained(model, dir)."
+        )
     check_safetensors(weights, f"folder {str(folder)!r}")
     return config
 
 
-def _fetch(repo_id: str, filename: str, revision: Optional[str]) -> Optional[Path]:
+def _fetch(repo_id: str, filename: str, revision: str | None) -> Path | None:
     """Download (or take from cache) one file of a Hub repo; None when the repo has no such file."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
-        LocalEntryNotFoundError, RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
+        LocalEntryNotFoundError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
     )
 
     try:
@@ -331,7 +399,7 @@ def _fetch(repo_id: str, filename: str, revision: Optional[str]) -> Optional[Pat
         ) from e
 
 
-def preflight_hub(repo: str, architectures: Optional[Collection[str]] = None, allow_pickle: bool = False) -> dict:
+def preflight_hub(repo: str, architectures: Collection[str] | None = None, allow_pickle: bool = False) -> dict:
     """Check an 'org/name[@revision]' Hub repo before timm loads it; returns its config."""
     from timm.models._hub import hf_split  # timm's own "org/name@revision" parser
 
@@ -339,8 +407,10 @@ def preflight_hub(repo: str, architectures: Optional[Collection[str]] = None, al
     where = f"Hub repo {repo_id!r} (revision {revision or 'main'})"
     config_file = _fetch(repo_id, CONFIG_NAME, revision)
     if config_file is None:
-        raise CheckpointError(f"{where} has no {CONFIG_NAME}, so the architecture is unknown; save checkpoints with "
-                              f"snn_zoo.save_pretrained(model, dir) or hub_scripts/distill.py, which write it.")
+        raise CheckpointError(
+            f"{where} has no {CONFIG_NAME}, so the architecture is unknown; save checkpoints with "
+            f"snn_zoo.save_pretrained(model, dir) or hub_scripts/distill.py, which write it."
+        )
     try:
         config = read_config(config_file, architectures)
     except CheckpointError as e:
@@ -353,7 +423,8 @@ def preflight_hub(repo: str, architectures: Optional[Collection[str]] = None, al
         if not allow_pickle:
             raise CheckpointError(
                 f"{where} only has pickle weights {pickles}; snn_zoo loads safetensors. Pass "
-                f"allow_pickle=True to load them with torch.load(weights_only=True) if you trust the repo.")
+                f"allow_pickle=True to load them with torch.load(weights_only=True) if you trust the repo."
+            )
         for name in pickles[:1]:
             read_state_dict(_fetch(repo_id, name, revision))  # allowlisted unpickling, finite values
     else:
@@ -362,7 +433,7 @@ def preflight_hub(repo: str, architectures: Optional[Collection[str]] = None, al
 
 
 # -- writing -------------------------------------------------------------------------------------------
-def save_pretrained(model: nn.Module, directory: PathLike, model_args: Optional[dict] = None) -> Path:
+def save_pretrained(model: nn.Module, directory: PathLike, model_args: dict | None = None) -> Path:
     """Save ``model`` so ``create_model("local-dir:<directory>")`` rebuilds it, in snn_zoo or timm.
 
     Writes ``model.safetensors`` (never a pickle) and timm's ``config.json`` whose ``model_args``

@@ -3,6 +3,7 @@
 They keep torch's parameter names (``weight``, ``bias``, ``running_mean``...), so an SNN
 and its ANN twin, or a timm ResNet, share state_dict keys. Inputs are [T, B, ...].
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,17 +42,36 @@ def MaxPool2d(*args, **kwargs) -> nn.MaxPool2d:
 
 
 __all__ = [
-    "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvBnSpike", "MaxPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvBnSpike",
+    "MaxPool2d",
     # the time-axis rule (time_axis.py)
-    "batch_size", "first_samples", "from_batch_first", "is_sequence", "mean_over_time", "sum_over_time", "to_sequence",
+    "batch_size",
+    "first_samples",
+    "from_batch_first",
+    "is_sequence",
+    "mean_over_time",
+    "sum_over_time",
+    "to_sequence",
 ]
 
 
 class ConvBnSpike(nn.Module):
     """conv -> BN -> spiking neuron on [T, B, C, H, W]; the SNN's basic unit."""
 
-    def __init__(self, in_chs: int, out_chs: int, make_neuron, kernel_size: int = 3, stride: int = 1,
-                 padding: int | None = None, bias: bool = False):
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        make_neuron,
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int | None = None,
+        bias: bool = False,
+    ):
         super().__init__()
         padding = kernel_size // 2 if padding is None else padding
         self.conv = Conv2d(in_chs, out_chs, kernel_size, stride=stride, padding=padding, bias=bias)

@@ -56,11 +56,13 @@ Firing rates come from :class:`snn_zoo.metrics.SpikeCounter` (every ``MultiStepN
 per layer ``spikes / (neurons * T * images)``; the model's mean rate is total spikes over total
 neuron-time-steps (neuron-weighted).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from math import prod
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -72,6 +74,7 @@ from spikingjelly.activation_based.op_counter import (
     SynOpCounter,
     estimate_simple_energy,
 )
+
 # spikingjelly's per-op rules: we wrap them (corrections above) instead of rewriting them.
 from spikingjelly.activation_based.op_counter import ac as _sj_ac
 from spikingjelly.activation_based.op_counter import mac as _sj_mac
@@ -124,7 +127,7 @@ class EnergyReport:
     e_mac_pj: float
     e_ac_pj: float
     layer_ops: dict[str, dict[str, float]] = field(default_factory=dict)
-    sj_simple_energy_mj: Optional[float] = None
+    sj_simple_energy_mj: float | None = None
 
     @property
     def sops(self) -> float:
@@ -187,7 +190,7 @@ def _count_weighted_synops(op: str, args: tuple) -> int:
     """SynOps when an operand holds spike counts: each count of k is k accumulates."""
     x, y = _operands(op, args)
     if op == "convolution":
-        x, w, _, stride, padding, dilation, transposed, output_padding, groups = args[:9]
+        x, w, _, stride, padding, dilation, transposed, _output_padding, groups = args[:9]
         if transposed:  # rare in SNNs: fall back to FLOPs x mean count
             return int(x.sum().item() * prod(w.shape[1:]))
         return _spike_conv_weight_uses_from_tensors(x, w, stride, padding, dilation, groups)
@@ -293,7 +296,7 @@ def _layer_ops(mac: MACCounter, syn: SynOpCounter, model: nn.Module, B: int) -> 
     out: dict[str, dict[str, float]] = {}
     for kind, counter in (("macs", mac), ("acs", syn)):
         for scope, ops in counter.get_counts().items():
-            name = scope[len(root):] if scope.startswith(root) else None
+            name = scope[len(root) :] if scope.startswith(root) else None
             total = sum(ops.values())
             if name in leaves and total:
                 out.setdefault(name, {"macs": 0.0, "acs": 0.0})[kind] = total / B

@@ -1,15 +1,18 @@
 """PNG plots of a run: per-layer firing rates and training curves (matplotlib, Agg backend)."""
+
 from __future__ import annotations
 
 import csv
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any
+
+from ..io.atomic import PathLike
 
 __all__ = ["plot_firing_rates", "plot_training_curves", "read_history_csv"]
 
-PathLike = Union[str, os.PathLike]
 Rows = Sequence[Mapping[str, Any]]
 
 # Column names accepted for each curve, first match wins (train loop: train_loss/val_loss/val_top1).
@@ -100,9 +103,9 @@ def _series(rows: Rows, column: str) -> tuple[list[float], list[float]]:
 
 
 def plot_training_curves(
-    history: Union[PathLike, Iterable[Mapping[str, Any]]],
+    history: PathLike | Iterable[Mapping[str, Any]],
     path: PathLike,
-    title: Optional[str] = None,
+    title: str | None = None,
 ) -> Path:
     """Loss and top-1 per epoch, two panels side by side.
 

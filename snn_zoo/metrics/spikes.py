@@ -16,9 +16,10 @@ Definitions, per layer, accumulated over every recorded forward call:
 Model level: ``spikes_per_sample`` is the sum of the layers' spikes per sample, ``firing_rate``
 the total spikes over the total neuron-time-steps, ``samples`` the largest layer sample count.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -50,8 +51,7 @@ class SpikeCounter:
     def __init__(self, model: nn.Module):
         self.model = model
         self._monitor = OutputMonitor(model, instance=MultiStepNeuron, function_on_output=_spike_record)
-        self._modules = {name: module for name, module in model.named_modules()
-                         if isinstance(module, MultiStepNeuron)}
+        self._modules = {name: module for name, module in model.named_modules() if isinstance(module, MultiStepNeuron)}
         self._totals: dict[str, dict[str, int]] = {}
         self.reset()
 
@@ -63,8 +63,9 @@ class SpikeCounter:
     def reset(self) -> None:
         """Forget every count (the hooks stay in place)."""
         self._monitor.clear_recorded_data()
-        self._totals = {name: dict(spikes=0, neuron_steps=0, samples=0, neurons=0, time_steps=0)
-                        for name in self._modules}
+        self._totals = {
+            name: dict(spikes=0, neuron_steps=0, samples=0, neurons=0, time_steps=0) for name in self._modules
+        }
 
     def _fold(self) -> None:
         """Move the monitor's pending records into the running totals."""
@@ -95,8 +96,11 @@ class SpikeCounter:
             if tot["samples"] == 0:
                 continue
             layers[name] = dict(
-                spikes=tot["spikes"], neurons=tot["neurons"], time_steps=tot["time_steps"],
-                samples=tot["samples"], firing_rate=tot["spikes"] / tot["neuron_steps"],
+                spikes=tot["spikes"],
+                neurons=tot["neurons"],
+                time_steps=tot["time_steps"],
+                samples=tot["samples"],
+                firing_rate=tot["spikes"] / tot["neuron_steps"],
                 spikes_per_sample=tot["spikes"] / tot["samples"],
             )
         total_spikes = sum(v["spikes"] for v in layers.values())
@@ -115,7 +119,7 @@ class SpikeCounter:
         self._fold()
         self._monitor.close()
 
-    def __enter__(self) -> "SpikeCounter":
+    def __enter__(self) -> SpikeCounter:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -123,7 +127,7 @@ class SpikeCounter:
 
 
 @torch.no_grad()
-def count_spikes(model: nn.Module, inputs: torch.Tensor, batch_size: Optional[int] = None) -> dict[str, Any]:
+def count_spikes(model: nn.Module, inputs: torch.Tensor, batch_size: int | None = None) -> dict[str, Any]:
     """Run ``model`` on ``inputs`` (in its current train/eval mode) and return the spike summary.
 
     ``batch_size`` splits ``inputs`` along dim 0 (so it must be batch-first, e.g. static images
@@ -132,5 +136,5 @@ def count_spikes(model: nn.Module, inputs: torch.Tensor, batch_size: Optional[in
     with SpikeCounter(model) as counter:
         bs = batch_size or inputs.shape[0]
         for i in range(0, inputs.shape[0], bs):
-            model(inputs[i:i + bs])
+            model(inputs[i : i + bs])
     return counter.summary()

@@ -4,9 +4,8 @@ Every zoo model accepts a static image [B, C, H, W] (direct encoding: repeated T
 or event frames [T, B, C, H, W], runs multi-step internally on [T, B, ...] tensors and
 returns logits averaged over time. Neuron state is reset at the start of every forward.
 """
-from __future__ import annotations
 
-from typing import Optional, Union
+from __future__ import annotations
 
 import torch
 import torch.nn as nn
@@ -21,15 +20,17 @@ from ._checkpoint import Block, run_blocks
 def _check_snn_args(in_chans, num_classes, v_threshold, v_reset, tau, neuron: str) -> None:
     """Settings that would build a model that runs but makes no sense: refuse them by name."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-        raise ValueError(f"num_classes must be an integer >= 0 (0 = no classifier, timm's convention), "
-                         f"got {num_classes!r}.")
+        raise ValueError(
+            f"num_classes must be an integer >= 0 (0 = no classifier, timm's convention), got {num_classes!r}."
+        )
     if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
         raise ValueError(f"in_chans must be an integer >= 1, got {in_chans!r}.")
     if neuron == "relu":
         return
     if not isinstance(v_threshold, (int, float)) or isinstance(v_threshold, bool) or not v_threshold > 0:
-        raise ValueError(f"v_threshold must be a number > 0, got {v_threshold!r} (a neuron with a threshold <= 0 "
-                         f"fires at rest).")
+        raise ValueError(
+            f"v_threshold must be a number > 0, got {v_threshold!r} (a neuron with a threshold <= 0 fires at rest)."
+        )
     if v_reset is not None and not (isinstance(v_reset, (int, float)) and v_reset < v_threshold):
         raise ValueError(f"v_reset must be below v_threshold ({v_threshold}) or None (soft reset), got {v_reset!r}.")
     if neuron in ("lif", "plif") and not (isinstance(tau, (int, float)) and tau > 1):
@@ -50,7 +51,7 @@ class SpikingModel(nn.Module):
 
     # features_only default levels: None = every feature_info entry (CNNs); transformers use
     # timm's ViT convention (the last 3 blocks).
-    default_out_indices: Optional[Union[int, tuple]] = None
+    default_out_indices: int | tuple | None = None
 
     classifier_name = "fc"
     # Smallest input height / width the layers accept (unpadded pooling shrinks small maps to nothing).
@@ -68,7 +69,7 @@ class SpikingModel(nn.Module):
         surrogate: str = "sigmoid",
         tau: float = 2.0,
         v_threshold: float = 1.0,
-        v_reset: Optional[float] = 0.0,
+        v_reset: float | None = 0.0,
         detach_reset: bool = False,
         decay_input: bool = True,
         backend: str = "auto",
@@ -80,18 +81,30 @@ class SpikingModel(nn.Module):
         _check_snn_args(in_chans, num_classes, v_threshold, v_reset, tau, neuron)
         # Everything needed to rebuild the same SNN; exported to config.json as model_args.
         self.snn_args = dict(
-            T=T, neuron=neuron, surrogate=surrogate, tau=tau, v_threshold=v_threshold, v_reset=v_reset,
-            detach_reset=detach_reset, decay_input=decay_input,
+            T=T,
+            neuron=neuron,
+            surrogate=surrogate,
+            tau=tau,
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            detach_reset=detach_reset,
+            decay_input=decay_input,
         )
         self.in_chans = in_chans
         self.num_classes = num_classes
-        self.grad_checkpointing: Union[bool, str] = False
-        self._num_active_stages: Optional[int] = None  # set by prune_intermediate_layers
+        self.grad_checkpointing: bool | str = False
+        self._num_active_stages: int | None = None  # set by prune_intermediate_layers
         self.neuron = neuron
         self.T = 1 if neuron == "relu" else T  # the ANN twin sees each input once
         self.make_neuron = neuron_factory(
-            neuron=neuron, tau=tau, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate,
-            detach_reset=detach_reset, decay_input=decay_input, backend=backend,
+            neuron=neuron,
+            tau=tau,
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            surrogate=surrogate,
+            detach_reset=detach_reset,
+            decay_input=decay_input,
+            backend=backend,
         )
 
     # -- input -------------------------------------------------------------------------------
@@ -115,22 +128,28 @@ class SpikingModel(nn.Module):
         if min(x.shape[-2:]) < self.min_input_size:
             raise ValueError(
                 f"Input of {x.shape[-2]}x{x.shape[-1]} pixels is smaller than {type(self).__name__}'s minimum "
-                f"{self.min_input_size}x{self.min_input_size}; resize the images (e.g. --img-size {self.min_input_size})."
+                f"{self.min_input_size}x{self.min_input_size}; resize the images to at least that size."
             )
         return x
 
     def _check_input_tensor(self, x) -> None:
         """A floating tensor of the model's dtype (any float dtype under autocast)."""
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}; convert with "
-                            f"torch.as_tensor(x, dtype=torch.float32).")
+            raise TypeError(
+                f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}; convert with "
+                f"torch.as_tensor(x, dtype=torch.float32)."
+            )
         if not x.is_floating_point():
-            raise TypeError(f"{type(self).__name__} expects floating-point input, got {x.dtype}; convert with x.float() "
-                            f"(uint8 images: x.float() / 255, then normalise as in training).")
+            raise TypeError(
+                f"{type(self).__name__} expects floating-point input, got {x.dtype}; convert with x.float() "
+                f"(uint8 images: x.float() / 255, then normalise as in training)."
+            )
         param = next(self.parameters(), None)
         if param is not None and x.dtype != param.dtype and not torch.is_autocast_enabled(x.device.type):
-            raise TypeError(f"{type(self).__name__} has {param.dtype} weights but got {x.dtype} input; convert with "
-                            f"x.to({param.dtype}) (or the model with model.to({x.dtype})).")
+            raise TypeError(
+                f"{type(self).__name__} has {param.dtype} weights but got {x.dtype} input; convert with "
+                f"x.to({param.dtype}) (or the model with model.to({x.dtype}))."
+            )
         # On the input itself (before a static image is repeated T times). Not while compiling / exporting:
         # a data-dependent branch cannot be part of one graph.
         if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
@@ -180,7 +199,7 @@ class SpikingModel(nn.Module):
     def get_classifier(self) -> nn.Module:
         return getattr(self, self.classifier_name)
 
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """Replace the classifier with a fresh one for ``num_classes`` (0 = identity)."""
         self.num_classes = num_classes
         head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
@@ -202,7 +221,7 @@ class SpikingModel(nn.Module):
         """
         self.grad_checkpointing = ("packed" if pack_spikes else True) if enable else False
 
-    def _take_indices(self, indices: Optional[Union[int, list, tuple]]) -> tuple[list[int], int]:
+    def _take_indices(self, indices: int | list | tuple | None) -> tuple[list[int], int]:
         num = len(self._active_stages())
         if isinstance(indices, int):  # 'last n', clamped so the ViT default (3) fits shallow variants
             indices = min(indices, num)
@@ -211,12 +230,12 @@ class SpikingModel(nn.Module):
     def forward_intermediates(
         self,
         x: torch.Tensor,
-        indices: Optional[Union[int, list, tuple]] = None,
+        indices: int | list | tuple | None = None,
         norm: bool = False,
         stop_early: bool = False,
         output_fmt: str = "NCHW",
         intermediates_only: bool = False,
-    ) -> Union[list[torch.Tensor], tuple[torch.Tensor, list[torch.Tensor]]]:
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
         """timm's forward_intermediates: feature maps at ``feature_info[indices]``, averaged over time.
 
         Args:
@@ -250,12 +269,12 @@ class SpikingModel(nn.Module):
         return x_seq.mean(0), intermediates
 
     def prune_intermediate_layers(
-        self, indices: Optional[Union[int, list, tuple]] = None, prune_norm: bool = False, prune_head: bool = True
+        self, indices: int | list | tuple | None = None, prune_norm: bool = False, prune_head: bool = True
     ) -> list[int]:
         """Drop the stages after the deepest of ``indices`` (and the classifier); returns the kept indices."""
         take, max_index = self._take_indices(indices)
         self._kept_stages = self.feature_stages()[: max_index + 1]
-        for info in self.feature_info[max_index + 1:]:
+        for info in self.feature_info[max_index + 1 :]:
             parent, _, child = info["module"].rpartition(".")
             # An empty Sequential: an identity that stays iterable for feature_stages().
             setattr(self.get_submodule(parent) if parent else self, child, nn.Sequential())

@@ -12,6 +12,7 @@ The recompute runs with the BatchNorm running statistics the forward saw (see
 forward and the model resets every neuron at the start of it, so a reset block recomputes the
 same spikes (spikingjelly's state lives on the module, not in the graph).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -52,8 +53,12 @@ class _Recompute:
 
     def __init__(self, block: Block):
         self.block = block
-        self.norms = [m for mod in block_modules(block) for m in mod.modules()
-                      if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats]
+        self.norms = [
+            m
+            for mod in block_modules(block)
+            for m in mod.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats
+        ]
         self.before = [self._stats(m) for m in self.norms]
         self.calls = 0
 
@@ -149,7 +154,7 @@ class _PackedCheckpoint(torch.autograd.Function):
         inputs = ([x] if ctx.x_requires_grad else []) + params
         grads = torch.autograd.grad(out, inputs, grad_out, allow_unused=True) if inputs else ()
         grad_x = grads[0] if ctx.x_requires_grad else None
-        return (None, grad_x, *grads[1 if ctx.x_requires_grad else 0:])
+        return (None, grad_x, *grads[1 if ctx.x_requires_grad else 0 :])
 
 
 def checkpoint_block(block: Block, x: torch.Tensor, pack_spikes: bool = False) -> torch.Tensor:
@@ -160,8 +165,9 @@ def checkpoint_block(block: Block, x: torch.Tensor, pack_spikes: bool = False) -
     return _PackedCheckpoint.apply(block, x, *params)
 
 
-def run_blocks(blocks: Sequence[Block], x: torch.Tensor, grad_checkpointing: bool | str = False,
-               run: Callable = run_block) -> torch.Tensor:
+def run_blocks(
+    blocks: Sequence[Block], x: torch.Tensor, grad_checkpointing: bool | str = False, run: Callable = run_block
+) -> torch.Tensor:
     """Run ``blocks`` in order; with checkpointing (True or 'packed') each block is one checkpoint."""
     if not grad_checkpointing or not torch.is_grad_enabled():
         for block in blocks:

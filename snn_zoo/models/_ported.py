@@ -7,6 +7,7 @@ validates the result against the model **before** anything is copied: keys that 
 keys the model needs but the checkpoint lacks, and shapes of another size are one error that names
 the checkpoint's family / size and the model's.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,11 +23,15 @@ Rule = tuple[str, str]  # (regex on the full key, replacement)
 
 # Official layouts, recognised by keys only they have (for errors that name what a file is).
 _SIGNATURES: Sequence[tuple[str, Callable[[Mapping[str, torch.Tensor]], bool]]] = (
-    ("Spikformer (official CML tokenizer, BKDSNN)", lambda sd: "patch_embed.block1_conv.weight" in sd
-     and "patch_embed.rpe_conv.weight" in sd),
+    (
+        "Spikformer (official CML tokenizer, BKDSNN)",
+        lambda sd: "patch_embed.block1_conv.weight" in sd and "patch_embed.rpe_conv.weight" in sd,
+    ),
     ("Spike-driven Transformer (official)", lambda sd: any(k.endswith("attn.talking_heads.weight") for k in sd)),
-    ("Spike-driven Transformer (snn_zoo)", lambda sd: "patch_embed.rpe_conv.weight" in sd
-     and "patch_embed.stages.3.conv.weight" in sd),
+    (
+        "Spike-driven Transformer (snn_zoo)",
+        lambda sd: "patch_embed.rpe_conv.weight" in sd and "patch_embed.stages.3.conv.weight" in sd,
+    ),
     ("Spikformer (official)", lambda sd: "patch_embed.rpe_conv.weight" in sd),
     ("QKFormer (official)", lambda sd: "patch_embed1.proj_res_conv.weight" in sd),
     ("QKFormer (snn_zoo)", lambda sd: "patch_embeds.0.shortcut.conv.weight" in sd),
@@ -104,9 +109,15 @@ def match_conv_shapes(state: StateDict, model_state: Mapping[str, torch.Tensor])
     conv of the same numbers (or the reverse): reshape, never re-order."""
     for key, value in state.items():
         target = model_state.get(key)
-        if target is not None and value.shape != target.shape and value.numel() == target.numel() \
-                and key.endswith(".weight") and value.dim() in (2, 3, 4) and target.dim() in (2, 3, 4) \
-                and value.shape[:2] == target.shape[:2]:
+        if (
+            target is not None
+            and value.shape != target.shape
+            and value.numel() == target.numel()
+            and key.endswith(".weight")
+            and value.dim() in (2, 3, 4)
+            and target.dim() in (2, 3, 4)
+            and value.shape[:2] == target.shape[:2]
+        ):
             state[key] = value.reshape(target.shape)
     return state
 
@@ -138,8 +149,11 @@ def validate(state: StateDict, model: nn.Module, source: Mapping[str, torch.Tens
     skip_shape, skip_missing = _pretrained_mismatch_ok(model)
     unknown = sorted(k for k in state if k not in model_state)
     missing = sorted(k for k in model_state if k not in state and k not in skip_missing)
-    wrong = sorted(k for k in state if k in model_state and k not in skip_shape
-                   and tuple(state[k].shape) != tuple(model_state[k].shape))
+    wrong = sorted(
+        k
+        for k in state
+        if k in model_state and k not in skip_shape and tuple(state[k].shape) != tuple(model_state[k].shape)
+    )
     if not (unknown or missing or wrong):
         return state
     what = f"the checkpoint looks like {describe_layout(source)}; the model is {arch} ({describe_size(model_state)})"
@@ -149,8 +163,10 @@ def validate(state: StateDict, model: nn.Module, source: Mapping[str, torch.Tens
         head = [k for k in wrong if k.endswith(("head.weight", "fc.weight", "fc2.weight"))]
         if head and all(k.rsplit(".", 1)[0] == head[0].rsplit(".", 1)[0] for k in wrong):
             hint = f" Only the classifier differs: pass num_classes={state[head[0]].shape[0]}."
-        raise CheckpointError(f"Checkpoint does not fit {arch}: {what}. Tensors of another size (checkpoint vs "
-                              f"model): {shapes}{' ...' if len(wrong) > 5 else ''}.{hint} Nothing was loaded.")
+        raise CheckpointError(
+            f"Checkpoint does not fit {arch}: {what}. Tensors of another size (checkpoint vs "
+            f"model): {shapes}{' ...' if len(wrong) > 5 else ''}.{hint} Nothing was loaded."
+        )
     lines = []
     if unknown:
         lines.append(f"{len(unknown)} keys match nothing in {arch}: {unknown[:8]}{' ...' if len(unknown) > 8 else ''}")
@@ -158,13 +174,21 @@ def validate(state: StateDict, model: nn.Module, source: Mapping[str, torch.Tens
         lines.append(f"{len(missing)} keys of {arch} are missing: {missing[:8]}{' ...' if len(missing) > 8 else ''}")
     if wrong:
         lines.append(f"{len(wrong)} tensors have another size: {wrong[:5]}")
-    raise CheckpointError(f"Checkpoint does not fit {arch}: {what}. " + "; ".join(lines)
-                          + ". Pick the architecture this checkpoint was trained as (see snn_zoo.list_models()). "
-                          "Nothing was loaded.")
+    raise CheckpointError(
+        f"Checkpoint does not fit {arch}: {what}. "
+        + "; ".join(lines)
+        + ". Pick the architecture this checkpoint was trained as (see snn_zoo.list_models()). "
+        "Nothing was loaded."
+    )
 
 
-def port_state_dict(state: Mapping[str, torch.Tensor], model: nn.Module, rules: Iterable[Rule] = (),
-                    training_only: Iterable[str] = (), arch: str | None = None) -> StateDict:
+def port_state_dict(
+    state: Mapping[str, torch.Tensor],
+    model: nn.Module,
+    rules: Iterable[Rule] = (),
+    training_only: Iterable[str] = (),
+    arch: str | None = None,
+) -> StateDict:
     """Rename, drop training-only keys, reshape Linear/Conv1d weights, fold pre-BN conv biases,
     then :func:`validate`. A checkpoint already in our layout passes through unchanged."""
     arch = arch or getattr(model, "pretrained_cfg", {}).get("architecture") or type(model).__name__
@@ -180,9 +204,20 @@ PORTED: dict[str, dict[str, object]] = {}
 PORTED_STATUS = "ported from the authors — reported accuracy; upload and re-validation pending"
 
 
-def ported_cfg(name: str, *, repo: str, origin_url: str, top1: float, dataset: str, license: str,
-               source_license: str, snn_args: Mapping[str, object], reported_in: str, paper_ids=(),
-               **cfg) -> dict[str, object]:
+def ported_cfg(
+    name: str,
+    *,
+    repo: str,
+    origin_url: str,
+    top1: float,
+    dataset: str,
+    license: str,
+    source_license: str,
+    snn_args: Mapping[str, object],
+    reported_in: str,
+    paper_ids=(),
+    **cfg,
+) -> dict[str, object]:
     """Cfg of an official checkpoint ported to snn_zoo ('arch.tag').
 
     ``hf_hub_id`` is ``snn-zoo/arch.tag`` (where :mod:`hub_scripts.port_official` output is pushed);
@@ -193,12 +228,29 @@ def ported_cfg(name: str, *, repo: str, origin_url: str, top1: float, dataset: s
     """
     from ._builder import HUB_ORG, snn_cfg
 
-    PORTED[name] = dict(repo=repo, origin_url=origin_url, top1=top1, dataset=dataset, license=license,
-                        source_license=source_license, reported_in=reported_in, snn_args=dict(snn_args))
-    notes = (f"Ported from the authors ({repo}); reported top-1 {top1:.2f}% on {dataset} ({reported_in}); "
-             f"upload and re-validation pending.")
-    return snn_cfg(hf_hub_id=f"{HUB_ORG}/{name}", origin_url=origin_url, paper_ids=paper_ids, license=license,
-                   notes=notes, snn_args=dict(snn_args), **cfg)
+    PORTED[name] = dict(
+        repo=repo,
+        origin_url=origin_url,
+        top1=top1,
+        dataset=dataset,
+        license=license,
+        source_license=source_license,
+        reported_in=reported_in,
+        snn_args=dict(snn_args),
+    )
+    notes = (
+        f"Ported from the authors ({repo}); reported top-1 {top1:.2f}% on {dataset} ({reported_in}); "
+        f"upload and re-validation pending."
+    )
+    return snn_cfg(
+        hf_hub_id=f"{HUB_ORG}/{name}",
+        origin_url=origin_url,
+        paper_ids=paper_ids,
+        license=license,
+        notes=notes,
+        snn_args=dict(snn_args),
+        **cfg,
+    )
 
 
 def ported_weights() -> dict[str, dict[str, object]]:

@@ -29,6 +29,7 @@ Parameter counts (1000 classes, one head): 15m 15.11M, 31m 31.33M, 55m 55.35M (p
 64-128-256-360 are our choice that reproduces 15.11M (the released ``metaspikformer_8_768`` is 123.7M
 and matches no published size).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -88,8 +89,9 @@ class RepConv(nn.Module):
 class Downsample(nn.Module):
     """``BN(conv(spike(x)))`` (the first one sees pixels: no neuron); the conv keeps its bias."""
 
-    def __init__(self, in_chs: int, out_chs: int, make_neuron: Callable, kernel_size: int, stride: int,
-                 spike: bool = True):
+    def __init__(
+        self, in_chs: int, out_chs: int, make_neuron: Callable, kernel_size: int, stride: int, spike: bool = True
+    ):
         super().__init__()
         self.sn = make_neuron() if spike else nn.Identity()
         self.conv = Conv2d(in_chs, out_chs, kernel_size, stride=stride, padding=kernel_size // 2)
@@ -222,8 +224,9 @@ class MetaSpikeFormer(SpikingModel):
     ):
         super().__init__(in_chans=in_chans, num_classes=num_classes, **snn_kwargs)
         if len(embed_dims) != 4 or len(depths) != 5:
-            raise ValueError(f"embed_dims needs 4 widths and depths 5 stage sizes, got {list(embed_dims)} and "
-                             f"{list(depths)}.")
+            raise ValueError(
+                f"embed_dims needs 4 widths and depths 5 stage sizes, got {list(embed_dims)} and {list(depths)}."
+            )
         c0, c1, c2, c3 = embed_dims
         mk = self.make_neuron
         widths = (c0 // 2, c0, c1, c2, c3)
@@ -233,10 +236,14 @@ class MetaSpikeFormer(SpikingModel):
         for i in range(5):
             stage = nn.Module()
             stage.downsample = Downsample(ins[i], widths[i], mk, kernels[i], strides[i], spike=i > 0)
-            stage.blocks = nn.Sequential(*[
-                ConvBlock(widths[i], mk, mlp_ratio) if i < 3 else TransformerBlock(widths[i], num_heads, mk, mlp_ratio)
-                for _ in range(depths[i])
-            ])
+            stage.blocks = nn.Sequential(
+                *[
+                    ConvBlock(widths[i], mk, mlp_ratio)
+                    if i < 3
+                    else TransformerBlock(widths[i], num_heads, mk, mlp_ratio)
+                    for _ in range(depths[i])
+                ]
+            )
             self.stages.append(stage)
         self.feature_info = [
             dict(num_chs=widths[i], reduction=(2, 4, 8, 16, 16)[i], module=f"stages.{i}") for i in range(5)
@@ -271,17 +278,30 @@ class MetaSpikeFormer(SpikingModel):
 
 # -- official checkpoints --------------------------------------------------------------------------
 _DOWNSAMPLES = {"downsample1_1": 0, "downsample1_2": 1, "downsample2": 2, "downsample3": 3, "downsample4": 4}
-_CONV_BLOCKS = {"ConvBlock1_1": "0.blocks.0", "ConvBlock1_2": "1.blocks.0", "ConvBlock2_1": "2.blocks.0",
-                "ConvBlock2_2": "2.blocks.1"}
+_CONV_BLOCKS = {
+    "ConvBlock1_1": "0.blocks.0",
+    "ConvBlock1_2": "1.blocks.0",
+    "ConvBlock2_1": "2.blocks.0",
+    "ConvBlock2_2": "2.blocks.1",
+}
 # RepConv inside ``nn.Sequential(RepConv, BatchNorm2d)``: official sub-key -> ours.
-_REPCONV = {r"0\.body\.0": "conv1", r"0\.body\.1\.bn": "bn1", r"0\.body\.2\.0": "dwconv",
-            r"0\.body\.2\.1": "conv2", r"0\.body\.2\.2": "bn2", r"1": "bn3"}
+_REPCONV = {
+    r"0\.body\.0": "conv1",
+    r"0\.body\.1\.bn": "bn1",
+    r"0\.body\.2\.0": "dwconv",
+    r"0\.body\.2\.1": "conv2",
+    r"0\.body\.2\.2": "bn2",
+    r"1": "bn3",
+}
 _RULES = [
     *[(rf"^{name}\.encode_(conv|bn)\.", rf"stages.{i}.downsample.\1.") for name, i in _DOWNSAMPLES.items()],
     *[(rf"^{name}\.0\.Conv\.", f"stages.{ours}.sep_conv.") for name, ours in _CONV_BLOCKS.items()],
     *[(rf"^{name}\.0\.", f"stages.{ours}.") for name, ours in _CONV_BLOCKS.items()],
-    *[(rf"^block{s}\.(\d+)\.attn\.(q|k|v|proj)_conv\.{sub}\.", rf"stages.{s}.blocks.\1.attn.\2_conv.{ours}.")
-      for s in (3, 4) for sub, ours in _REPCONV.items()],
+    *[
+        (rf"^block{s}\.(\d+)\.attn\.(q|k|v|proj)_conv\.{sub}\.", rf"stages.{s}.blocks.\1.attn.\2_conv.{ours}.")
+        for s in (3, 4)
+        for sub, ours in _REPCONV.items()
+    ],
     *[(rf"^block{s}\.(\d+)\.", rf"stages.{s}.blocks.\1.") for s in (3, 4)],
 ]
 
@@ -297,27 +317,42 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: MetaSpikeFo
     if has_kd != (getattr(model, "head_kd", None) is not None):
         raise CheckpointError(
             f"The checkpoint {'has' if has_kd else 'has no'} distillation head (head_kd) but the model was built with "
-            f"distilled={not has_kd}; build it with distilled={has_kd}. Nothing was loaded.")
+            f"distilled={not has_kd}; build it with distilled={has_kd}. Nothing was loaded."
+        )
     return port_state_dict(state_dict, model, _RULES)
 
 
 # -- registry --------------------------------------------------------------------------------------
 _PAPER = "arXiv:2404.03663"
 # Official eval (util/datasets.py): resize to 256, center crop 224, bicubic. The repo states no license.
-_CFG = dict(first_conv="stages.0.downsample.conv", classifier="head", paper_ids=_PAPER, license="other",
-            crop_pct=0.875, interpolation="bicubic")
+_CFG = dict(
+    first_conv="stages.0.downsample.conv",
+    classifier="head",
+    paper_ids=_PAPER,
+    license="other",
+    crop_pct=0.875,
+    interpolation="bicubic",
+)
 _OFFICIAL_SNN = dict(T=4, neuron="lif", tau=2.0, v_threshold=1.0, v_reset=0.0, detach_reset=True, surrogate="sigmoid")
 
-default_cfgs = generate_snn_default_cfgs({
-    "meta_spikeformer_15m": snn_cfg(**_CFG),
-    "meta_spikeformer_31m": snn_cfg(**_CFG),
-    "meta_spikeformer_55m": snn_cfg(**_CFG),
-    "meta_spikeformer_55m.official_kd_in1k": ported_cfg(
-        "meta_spikeformer_55m.official_kd_in1k", repo="BICLab/Spike-Driven-Transformer-V2",
-        origin_url="https://drive.google.com/drive/folders/12JcIRG8BF6JcgPsXIetSS14udtHXeSSx", top1=80.0,
-        dataset="ImageNet-1k", reported_in="Spike-Driven-Transformer-V2 README and paper (55M, T=4, distilled)",
-        source_license="none stated", snn_args=_OFFICIAL_SNN, **_CFG),
-})
+default_cfgs = generate_snn_default_cfgs(
+    {
+        "meta_spikeformer_15m": snn_cfg(**_CFG),
+        "meta_spikeformer_31m": snn_cfg(**_CFG),
+        "meta_spikeformer_55m": snn_cfg(**_CFG),
+        "meta_spikeformer_55m.official_kd_in1k": ported_cfg(
+            "meta_spikeformer_55m.official_kd_in1k",
+            repo="BICLab/Spike-Driven-Transformer-V2",
+            origin_url="https://drive.google.com/drive/folders/12JcIRG8BF6JcgPsXIetSS14udtHXeSSx",
+            top1=80.0,
+            dataset="ImageNet-1k",
+            reported_in="Spike-Driven-Transformer-V2 README and paper (55M, T=4, distilled)",
+            source_license="none stated",
+            snn_args=_OFFICIAL_SNN,
+            **_CFG,
+        ),
+    }
+)
 
 
 def _create(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs) -> MetaSpikeFormer:

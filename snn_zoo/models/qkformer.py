@@ -16,6 +16,7 @@ arXiv:2403.16552). Structure follows the official code (zhouchenlin2096/QKFormer
 Parameter counts (1000 classes) match the paper: 10-384 16.47M, 10-512 29.08M, 10-768 64.96M;
 CIFAR 4-384 6.74M (100 classes; 6.71M with 10).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -36,8 +37,15 @@ __all__ = ["QKFormer", "checkpoint_filter_fn"]
 class ConvBnPoolSpike(ConvBnSpike):
     """conv3x3 -> BN -> [max-pool 3x3/2] -> spike (the official order: pool before the neuron)."""
 
-    def __init__(self, in_chs: int, out_chs: int, make_neuron: Callable, pool: bool = False,
-                 kernel_size: int = 3, stride: int = 1):
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        make_neuron: Callable,
+        pool: bool = False,
+        kernel_size: int = 3,
+        stride: int = 1,
+    ):
         super().__init__(in_chs, out_chs, make_neuron, kernel_size=kernel_size, stride=stride)
         self.pool = MaxPool2d(3, stride=2, padding=1) if pool else nn.Identity()
 
@@ -53,16 +61,30 @@ class PatchEmbed(nn.Module):
     conv3x3-BN-spike layer in front whose output feeds both paths.
     """
 
-    def __init__(self, in_chs: int, out_chs: int, make_neuron: Callable, pools: Sequence[bool],
-                 shortcut_stride: int, mid_chs: int | None = None, third: bool = False):
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        make_neuron: Callable,
+        pools: Sequence[bool],
+        shortcut_stride: int,
+        mid_chs: int | None = None,
+        third: bool = False,
+    ):
         super().__init__()
         mid_chs = out_chs if mid_chs is None else mid_chs
         self.conv1 = ConvBnPoolSpike(in_chs, mid_chs, make_neuron, pool=pools[0])
         self.conv2 = ConvBnPoolSpike(mid_chs, out_chs, make_neuron, pool=pools[1])
         # ImageNet's stem adds a third conv3x3-BN-spike after the two pooled ones.
         self.conv3 = ConvBnPoolSpike(out_chs, out_chs, make_neuron) if third else nn.Identity()
-        self.shortcut = ConvBnSpike(in_chs if mid_chs == out_chs else mid_chs, out_chs, make_neuron,
-                                    kernel_size=1, stride=shortcut_stride, padding=0)
+        self.shortcut = ConvBnSpike(
+            in_chs if mid_chs == out_chs else mid_chs,
+            out_chs,
+            make_neuron,
+            kernel_size=1,
+            stride=shortcut_stride,
+            padding=0,
+        )
         self.shortcut_after_conv1 = mid_chs != out_chs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,8 +140,15 @@ class BatchAsTime(nn.Module):
 class QKFormerBlock(nn.Module):
     """Residual attention (QKTA or SSA) + residual spiking MLP."""
 
-    def __init__(self, dim: int, num_heads: int, make_neuron: Callable, mlp_ratio: float = 4.0,
-                 token_attention: bool = True, proj_over_batch: bool = False):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        make_neuron: Callable,
+        mlp_ratio: float = 4.0,
+        token_attention: bool = True,
+        proj_over_batch: bool = False,
+    ):
         super().__init__()
         if token_attention:
             self.attn = QKTokenAttention(dim, num_heads, make_neuron)
@@ -181,14 +210,22 @@ class QKFormer(SpikingModel):
             stem = PatchEmbed(in_chans, dims[0], mk, (True, True), 2, mid_chs=embed_dim // 8, third=True)
             embeds = [PatchEmbed(dims[i], dims[i + 1], mk, (True, False), 2) for i in range(2)]
         self.patch_embeds = nn.ModuleList([stem, *embeds])
-        self.stages = nn.ModuleList([
-            nn.Sequential(*[QKFormerBlock(dims[i], heads[i], mk, mlp_ratio, token_attention=i < 2,
-                                          proj_over_batch=proj_over_batch) for _ in range(depths[i])])
-            for i in range(3)
-        ])
+        self.stages = nn.ModuleList(
+            [
+                nn.Sequential(
+                    *[
+                        QKFormerBlock(
+                            dims[i], heads[i], mk, mlp_ratio, token_attention=i < 2, proj_over_batch=proj_over_batch
+                        )
+                        for _ in range(depths[i])
+                    ]
+                )
+                for i in range(3)
+            ]
+        )
         stem_reduction = 1 if cifar else 4
         self.feature_info = [
-            dict(num_chs=dims[i], reduction=stem_reduction * 2 ** i, module=f"stages.{i}") for i in range(3)
+            dict(num_chs=dims[i], reduction=stem_reduction * 2**i, module=f"stages.{i}") for i in range(3)
         ]
         self.num_features = self.head_hidden_size = embed_dim
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
@@ -209,8 +246,10 @@ class QKFormer(SpikingModel):
 def _embed_rules(official: int, ours: int, layers: Sequence[str]) -> list:
     """Rules for ``patch_embed{official}.proj{layer}_{conv,bn}`` -> ``patch_embeds.{ours}.conv{i}``."""
     rules = [(rf"^patch_embed{official}\.proj_res_(conv|bn)\.", rf"patch_embeds.{ours}.shortcut.\1.")]
-    rules += [(rf"^patch_embed{official}\.proj{name}_(conv|bn)\.", rf"patch_embeds.{ours}.conv{i + 1}.\1.")
-              for i, name in enumerate(layers)]
+    rules += [
+        (rf"^patch_embed{official}\.proj{name}_(conv|bn)\.", rf"patch_embeds.{ours}.conv{i + 1}.\1.")
+        for i, name in enumerate(layers)
+    ]
     return rules
 
 
@@ -219,10 +258,14 @@ _RULES = [
     *_embed_rules(1, 0, ("", "1", "2")),
     *_embed_rules(2, 1, ("3", "4")),
     *_embed_rules(3, 2, ("3", "4")),
-    *[rule for i in range(3) for rule in (
-        (rf"^stage{i + 1}\.(\d+)\.(?:tssa|attn|ssa)\.", rf"stages.{i}.\1.attn."),
-        (rf"^stage{i + 1}\.(\d+)\.mlp\.(?:fc|mlp)([12])_", rf"stages.{i}.\1.mlp.fc\2_"),
-    )],
+    *[
+        rule
+        for i in range(3)
+        for rule in (
+            (rf"^stage{i + 1}\.(\d+)\.(?:tssa|attn|ssa)\.", rf"stages.{i}.\1.attn."),
+            (rf"^stage{i + 1}\.(\d+)\.mlp\.(?:fc|mlp)([12])_", rf"stages.{i}.\1.mlp.fc\2_"),
+        )
+    ],
 ]
 
 
@@ -241,26 +284,58 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: QKFormer) -
 _PAPER = "arXiv:2403.16552"
 _CFG = dict(first_conv="patch_embeds.0.conv1.conv", classifier="head")
 _IMAGENET = dict(crop_pct=0.875, interpolation="bicubic", **_CFG)  # official eval: resize 256, crop 224, bicubic
-_CIFAR = dict(num_classes=10, input_size=(3, 32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
-              crop_pct=1.0, interpolation="bicubic", **_CFG)
+_CIFAR = dict(
+    num_classes=10,
+    input_size=(3, 32, 32),
+    mean=(0.4914, 0.4822, 0.4465),
+    std=(0.2470, 0.2435, 0.2616),
+    crop_pct=1.0,
+    interpolation="bicubic",
+    **_CFG,
+)
 _OFFICIAL_SNN = dict(T=4, neuron="lif", tau=2.0, v_threshold=1.0, v_reset=0.0, detach_reset=True, surrogate="sigmoid")
 # The README's download column is empty at the commit we ported from (c2a00e8): the weights must be
 # obtained from the authors; origin_url points at the repository.
-_QK_PORT = dict(repo="zhouchenlin2096/QKFormer", origin_url="https://github.com/zhouchenlin2096/QKFormer",
-                license="other", source_license="none stated", snn_args=_OFFICIAL_SNN, paper_ids=_PAPER)
+_QK_PORT = dict(
+    repo="zhouchenlin2096/QKFormer",
+    origin_url="https://github.com/zhouchenlin2096/QKFormer",
+    license="other",
+    source_license="none stated",
+    snn_args=_OFFICIAL_SNN,
+    paper_ids=_PAPER,
+)
 
-default_cfgs = generate_snn_default_cfgs({
-    **{f"qkformer_10_{d}.official_in1k": ported_cfg(
-        f"qkformer_10_{d}.official_in1k", top1=acc, dataset="ImageNet-1k",
-        reported_in="QKFormer README, main results (224 px, T=4)", **_QK_PORT, **_IMAGENET)
-       for d, acc in ((384, 78.80), (512, 82.04), (768, 84.22))},
-    "qkformer_4_384_cifar.official_cifar10": ported_cfg(
-        "qkformer_4_384_cifar.official_cifar10", top1=96.21, dataset="CIFAR-10",
-        reported_in="cifar10/cifar10_origin_log.txt, best metric", **_QK_PORT, **_CIFAR),
-    "qkformer_4_384_cifar.official_cifar100": ported_cfg(
-        "qkformer_4_384_cifar.official_cifar100", top1=81.22, dataset="CIFAR-100",
-        reported_in="cifar100/cifar100_origin_log.txt, best metric", **_QK_PORT, **dict(_CIFAR, num_classes=100)),
-})
+default_cfgs = generate_snn_default_cfgs(
+    {
+        **{
+            f"qkformer_10_{d}.official_in1k": ported_cfg(
+                f"qkformer_10_{d}.official_in1k",
+                top1=acc,
+                dataset="ImageNet-1k",
+                reported_in="QKFormer README, main results (224 px, T=4)",
+                **_QK_PORT,
+                **_IMAGENET,
+            )
+            for d, acc in ((384, 78.80), (512, 82.04), (768, 84.22))
+        },
+        "qkformer_4_384_cifar.official_cifar10": ported_cfg(
+            "qkformer_4_384_cifar.official_cifar10",
+            top1=96.21,
+            dataset="CIFAR-10",
+            reported_in="cifar10/cifar10_origin_log.txt, best metric",
+            **_QK_PORT,
+            **_CIFAR,
+        ),
+        "qkformer_4_384_cifar.official_cifar100": ported_cfg(
+            "qkformer_4_384_cifar.official_cifar100",
+            top1=81.22,
+            dataset="CIFAR-100",
+            reported_in="cifar100/cifar100_origin_log.txt, best metric",
+            **_QK_PORT,
+            **dict(_CIFAR, num_classes=100),
+        ),
+    }
+)
 
 
 def _create_qkformer(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs) -> QKFormer:

@@ -10,9 +10,10 @@ whole [T, B, ...] sequence, and ``forward_head`` on a time-averaged map is only 
 References: Zheng et al., "Going Deeper With Directly-Trained Larger SNNs" (AAAI 2021,
 arXiv:2011.05280); Deng et al., "Temporal Efficient Training of SNNs" (ICLR 2022, arXiv:2202.11946).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -20,8 +21,8 @@ import torch.nn as nn
 from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
 from ..layers import BatchNorm2d, Conv2d
 from ._base import SpikingModel
-from ._ported import port_state_dict
 from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
+from ._ported import port_state_dict
 from .sew_resnet import BasicBlock, add_stages
 
 
@@ -77,12 +78,20 @@ class SpikingResNet19(SpikingModel):
         return x if pre_logits else self.fc2(x)
 
 
-default_cfgs = generate_snn_default_cfgs({
-    "spiking_resnet19": snn_cfg(
-        num_classes=10, input_size=(3, 32, 32), mean=CIFAR10_MEAN, std=CIFAR10_STD,
-        crop_pct=1.0, first_conv="conv1", classifier="fc2", paper_ids=("arXiv:2011.05280", "arXiv:2202.11946"),
-    ),
-})
+default_cfgs = generate_snn_default_cfgs(
+    {
+        "spiking_resnet19": snn_cfg(
+            num_classes=10,
+            input_size=(3, 32, 32),
+            mean=CIFAR10_MEAN,
+            std=CIFAR10_STD,
+            crop_pct=1.0,
+            first_conv="conv1",
+            classifier="fc2",
+            paper_ids=("arXiv:2011.05280", "arXiv:2202.11946"),
+        ),
+    }
+)
 
 
 # SAKD's ResNet-19 (Maybe2022/SAKD cifar/models/ResNet19_snn.py): head ``fc`` (512 -> 256) -> spike ->

@@ -14,9 +14,10 @@ the official forward. ``checkpoint_filter_fn`` loads the authors' checkpoints (o
 References: Fang et al., "Deep Residual Learning in Spiking Neural Networks" (NeurIPS 2021);
 Zheng et al., "Going Deeper With Directly-Trained Larger SNNs" (AAAI 2021).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -24,7 +25,6 @@ import torch.nn as nn
 from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
 from ..layers import BatchNorm2d, Conv2d, MaxPool2d
 from ._base import SpikingModel
-from ._ported import port_state_dict, ported_cfg
 from ._builder import (
     build_snn_model,
     generate_snn_default_cfgs,
@@ -33,6 +33,7 @@ from ._builder import (
     register_snn_model,
     snn_cfg,
 )
+from ._ported import port_state_dict, ported_cfg
 
 CONNECT_FUNCTIONS = ("ADD", "AND", "IAND")
 
@@ -62,7 +63,7 @@ class _ResidualBlock(nn.Module):
             identity = self.downsample_sn(identity)
         return sew_connect(last_sn(out), identity, self.connect)
 
-    def _init_shortcut(self, downsample: Optional[nn.Module], make_neuron: Callable, connect: Optional[str]):
+    def _init_shortcut(self, downsample: nn.Module | None, make_neuron: Callable, connect: str | None):
         self.downsample = downsample
         self.downsample_sn = make_neuron() if downsample is not None and connect is not None else None
         self.connect = connect
@@ -71,8 +72,15 @@ class _ResidualBlock(nn.Module):
 class BasicBlock(_ResidualBlock):
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int, downsample: Optional[nn.Module],
-                 make_neuron: Callable, connect: Optional[str]):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int,
+        downsample: nn.Module | None,
+        make_neuron: Callable,
+        connect: str | None,
+    ):
         super().__init__()
         self.conv1 = Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = BatchNorm2d(planes)
@@ -90,8 +98,15 @@ class BasicBlock(_ResidualBlock):
 class Bottleneck(_ResidualBlock):
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int, downsample: Optional[nn.Module],
-                 make_neuron: Callable, connect: Optional[str]):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int,
+        downsample: nn.Module | None,
+        make_neuron: Callable,
+        connect: str | None,
+    ):
         super().__init__()
         self.conv1 = Conv2d(inplanes, planes, 1, bias=False)
         self.bn1 = BatchNorm2d(planes)
@@ -110,8 +125,15 @@ class Bottleneck(_ResidualBlock):
         return self._residual(x, self.bn3(self.conv3(out)), self.sn3)
 
 
-def add_stages(model: SpikingModel, block: type, layers: Sequence[int], widths: Sequence[int], inplanes: int,
-               reduction: int, connect: Optional[str]) -> list[dict]:
+def add_stages(
+    model: SpikingModel,
+    block: type,
+    layers: Sequence[int],
+    widths: Sequence[int],
+    inplanes: int,
+    reduction: int,
+    connect: str | None,
+) -> list[dict]:
     """Add residual stages ``layer1..N`` (first stride 1, then 2) to ``model``; returns feature_info."""
     feature_info = []
     for i, (planes, depth) in enumerate(zip(widths, layers)):
@@ -136,7 +158,7 @@ class SpikingResNet(SpikingModel):
         self,
         block: type,
         layers: Sequence[int],
-        connect: Optional[str] = None,
+        connect: str | None = None,
         stem: str = "imagenet",
         widths: Sequence[int] = (64, 128, 256, 512),
         in_chans: int = 3,
@@ -161,8 +183,9 @@ class SpikingResNet(SpikingModel):
 
         stem_reduction = 2 if stem == "imagenet" else 1  # timm's level 0: the stem activation, before the max-pool
         self.feature_info = [dict(num_chs=stem_width, reduction=stem_reduction, module="sn1")]
-        self.feature_info += add_stages(self, block, layers, widths, stem_width, 2 * stem_reduction if stem == "imagenet"
-                                        else 1, connect)
+        self.feature_info += add_stages(
+            self, block, layers, widths, stem_width, 2 * stem_reduction if stem == "imagenet" else 1, connect
+        )
         inplanes = self.feature_info[-1]["num_chs"]
         self.num_stages = len(layers)
         self.num_features = self.head_hidden_size = inplanes
@@ -196,47 +219,91 @@ class SpikingResNet(SpikingModel):
 _SEW_REPO = "fangwei123456/Spike-Element-Wise-ResNet"
 _SEW_ORIGIN = "https://figshare.com/articles/software/Spike-Element-Wise-ResNet/14752998"
 _IF_T4 = dict(T=4, neuron="if", detach_reset=True)  # cext MultiStepIFNode(detach_reset=True)
-_SEW_PORT = dict(repo=_SEW_REPO, origin_url=_SEW_ORIGIN, dataset="ImageNet-1k", license="mpl-2.0",
-                 source_license="MPL-2.0", reported_in="origin_logs/imagenet tensorboard, max test_acc1")
-_BKD_PORT = dict(repo="Intelligent-Computing-Research-Group/BKDSNN", dataset="ImageNet-1k", license="other",
-                 source_license="MulanPSL-2.0 (README badge); SEW code MPL-2.0", snn_args=_IF_T4,
-                 reported_in="BKDSNN README table (identical to its CML 8-512 / 8-768 rows: check the paper)")
+_SEW_PORT = dict(
+    repo=_SEW_REPO,
+    origin_url=_SEW_ORIGIN,
+    dataset="ImageNet-1k",
+    license="mpl-2.0",
+    source_license="MPL-2.0",
+    reported_in="origin_logs/imagenet tensorboard, max test_acc1",
+)
+_BKD_PORT = dict(
+    repo="Intelligent-Computing-Research-Group/BKDSNN",
+    dataset="ImageNet-1k",
+    license="other",
+    source_license="MulanPSL-2.0 (README badge); SEW code MPL-2.0",
+    snn_args=_IF_T4,
+    reported_in="BKDSNN README table (identical to its CML 8-512 / 8-768 rows: check the paper)",
+)
 _PORTED_CFGS = {
-    **{f"sew_resnet{d}.sew_in1k": ported_cfg(f"sew_resnet{d}.sew_in1k", top1=acc, snn_args=dict(_IF_T4, connect="ADD"),
-                                             paper_ids="arXiv:2102.04159", **_SEW_PORT)
-       for d, acc in ((18, 63.18), (34, 67.04), (50, 67.78), (101, 68.76), (152, 69.26))},
-    **{f"spiking_resnet{d}.sew_in1k": ported_cfg(f"spiking_resnet{d}.sew_in1k", top1=acc, snn_args=_IF_T4,
-                                                 paper_ids=("arXiv:2011.05280", "arXiv:2102.04159"), **_SEW_PORT)
-       for d, acc in ((18, 62.32), (34, 61.86), (50, 57.66))},
+    **{
+        f"sew_resnet{d}.sew_in1k": ported_cfg(
+            f"sew_resnet{d}.sew_in1k",
+            top1=acc,
+            snn_args=dict(_IF_T4, connect="ADD"),
+            paper_ids="arXiv:2102.04159",
+            **_SEW_PORT,
+        )
+        for d, acc in ((18, 63.18), (34, 67.04), (50, 67.78), (101, 68.76), (152, 69.26))
+    },
+    **{
+        f"spiking_resnet{d}.sew_in1k": ported_cfg(
+            f"spiking_resnet{d}.sew_in1k",
+            top1=acc,
+            snn_args=_IF_T4,
+            paper_ids=("arXiv:2011.05280", "arXiv:2102.04159"),
+            **_SEW_PORT,
+        )
+        for d, acc in ((18, 62.32), (34, 61.86), (50, 57.66))
+    },
     "sew_resnet34.bkd_in1k": ported_cfg(
-        "sew_resnet34.bkd_in1k", top1=77.24, origin_url="https://pan.baidu.com/s/1cncSXl-53Xiudszt0aEosg?pwd=aa5q",
-        paper_ids=("arXiv:2102.04159", "arXiv:2407.09083"), **_BKD_PORT),
+        "sew_resnet34.bkd_in1k",
+        top1=77.24,
+        origin_url="https://pan.baidu.com/s/1cncSXl-53Xiudszt0aEosg?pwd=aa5q",
+        paper_ids=("arXiv:2102.04159", "arXiv:2407.09083"),
+        **_BKD_PORT,
+    ),
     "sew_resnet50.bkd_in1k": ported_cfg(
-        "sew_resnet50.bkd_in1k", top1=79.93, origin_url="https://pan.baidu.com/s/1pMBCaGaD7X7-CLBBsJ2xOg?pwd=mms3",
-        paper_ids=("arXiv:2102.04159", "arXiv:2407.09083"), **_BKD_PORT),
+        "sew_resnet50.bkd_in1k",
+        top1=79.93,
+        origin_url="https://pan.baidu.com/s/1pMBCaGaD7X7-CLBBsJ2xOg?pwd=mms3",
+        paper_ids=("arXiv:2102.04159", "arXiv:2407.09083"),
+        **_BKD_PORT,
+    ),
     # SAKD (Maybe2022/SAKD imagenet/models/SEW.py): LIF tau 2 (decay_input=False), ATan, no detach_reset.
     "sew_resnet50.sakd_in1k": ported_cfg(
-        "sew_resnet50.sakd_in1k", repo="Maybe2022/SAKD", top1=74.70, dataset="ImageNet-1k",
+        "sew_resnet50.sakd_in1k",
+        repo="Maybe2022/SAKD",
+        top1=74.70,
+        dataset="ImageNet-1k",
         origin_url="https://drive.google.com/drive/folders/1yxOkmcprKA4Vea_hTC1LCSsae0vWdO-B",
-        license="other", source_license="none stated", reported_in="SAKD README (origin_logs/sew50_SAKD_120epoch.log)",
+        license="other",
+        source_license="none stated",
+        reported_in="SAKD README (origin_logs/sew50_SAKD_120epoch.log)",
         snn_args=dict(T=4, neuron="lif", decay_input=False, surrogate="atan", connect="ADD"),
-        paper_ids="arXiv:2102.04159"),
+        paper_ids="arXiv:2102.04159",
+    ),
 }
 
 _CIFAR = dict(num_classes=10, input_size=(3, 32, 32), mean=CIFAR10_MEAN, std=CIFAR10_STD)
 _PAPERS = {"sew": "arXiv:2102.04159", "spiking": "arXiv:2011.05280"}
 
-default_cfgs = generate_snn_default_cfgs({
-    **{f"sew_resnet{d}": snn_cfg(paper_ids=_PAPERS["sew"]) for d in (18, 34, 50, 101, 152)},
-    **{f"sew_resnet{d}_cifar": snn_cfg(paper_ids=_PAPERS["sew"], **_CIFAR) for d in (18, 34, 50)},
-    **{f"spiking_resnet{d}": snn_cfg(paper_ids=_PAPERS["spiking"]) for d in (18, 34, 50)},
-    **{f"spiking_resnet{d}_cifar": snn_cfg(paper_ids=_PAPERS["spiking"], **_CIFAR) for d in (18, 34, 50)},
-    "sew_resnet10_digits": snn_cfg(paper_ids=_PAPERS["sew"], num_classes=10, input_size=(1, 8, 8), mean=(0.0,),
-                                   std=(1.0,), crop_pct=1.0),
-    **{name: published_cfg(name, (1, 8, 8), paper_ids=_PAPERS["sew"])
-       for name in ("sew_resnet10_digits.bkd_t4_digits", "sew_resnet10_digits.none_t4_digits")},
-    **_PORTED_CFGS,
-})
+default_cfgs = generate_snn_default_cfgs(
+    {
+        **{f"sew_resnet{d}": snn_cfg(paper_ids=_PAPERS["sew"]) for d in (18, 34, 50, 101, 152)},
+        **{f"sew_resnet{d}_cifar": snn_cfg(paper_ids=_PAPERS["sew"], **_CIFAR) for d in (18, 34, 50)},
+        **{f"spiking_resnet{d}": snn_cfg(paper_ids=_PAPERS["spiking"]) for d in (18, 34, 50)},
+        **{f"spiking_resnet{d}_cifar": snn_cfg(paper_ids=_PAPERS["spiking"], **_CIFAR) for d in (18, 34, 50)},
+        "sew_resnet10_digits": snn_cfg(
+            paper_ids=_PAPERS["sew"], num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0
+        ),
+        **{
+            name: published_cfg(name, (1, 8, 8), paper_ids=_PAPERS["sew"])
+            for name in ("sew_resnet10_digits.bkd_t4_digits", "sew_resnet10_digits.none_t4_digits")
+        },
+        **_PORTED_CFGS,
+    }
+)
 
 
 # Official layouts -> ours. Old spikingjelly SeqToANNContainer(conv, bn) stores convN.module.0 / .module.1
@@ -269,8 +336,10 @@ def _create_resnet(variant: str, pretrained: bool, model_args: dict, **kwargs) -
     sew = model_args["connect"] is not None
     kwargs = merge_model_args(variant, model_args, kwargs, fixed=("stem",) if sew else ("stem", "connect"))
     if sew and kwargs["connect"] not in CONNECT_FUNCTIONS:
-        raise ValueError(f"{variant} is a SEW ResNet: connect must be one of {list(CONNECT_FUNCTIONS)}, got "
-                         f"{kwargs['connect']!r} (the add-then-fire residual is spiking_resnet*).")
+        raise ValueError(
+            f"{variant} is a SEW ResNet: connect must be one of {list(CONNECT_FUNCTIONS)}, got "
+            f"{kwargs['connect']!r} (the add-then-fire residual is spiking_resnet*)."
+        )
     return build_snn_model(SpikingResNet, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **kwargs)
 
 

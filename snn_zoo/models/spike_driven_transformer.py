@@ -21,6 +21,7 @@ the official model's without those 64-per-block weights: 8-384 16.82M, 6-512 23.
 10-512 36.01M, 8-768 66.34M (paper: 16.81 / 23.37 / 29.68 / 36.01 / 66.34M); CIFAR 2-512 10.28M at
 100 classes (10.23M with 10).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -51,10 +52,12 @@ class SdtStem(nn.Module):
             raise ValueError(f"pooling must be four '0'/'1' characters (one per stem stage), got {pooling!r}.")
         chans = [in_chans, embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim]
         # StemUnit(cml=True) without a neuron pools right after BN: the fourth stage's order.
-        self.stages = nn.Sequential(*[
-            StemUnit(chans[i], chans[i + 1], make_neuron, pool=pooling[i] == "1", spike=i < 3, cml=i == 3)
-            for i in range(4)
-        ])
+        self.stages = nn.Sequential(
+            *[
+                StemUnit(chans[i], chans[i + 1], make_neuron, pool=pooling[i] == "1", spike=i < 3, cml=i == 3)
+                for i in range(4)
+            ]
+        )
         self.rpe_sn = make_neuron()
         self.rpe_conv = Conv2d(embed_dim, embed_dim, 3, padding=1, bias=False)
         self.rpe_bn = BatchNorm2d(embed_dim)
@@ -155,9 +158,9 @@ class SpikeDrivenTransformer(SpikingModel):
             raise ValueError(f"embed_dim must be divisible by 8 (stem widths D/8..D), got {embed_dim}.")
         self.embed_dim = embed_dim
         self.patch_embed = SdtStem(in_chans, embed_dim, self.make_neuron, pooling)
-        self.blocks = nn.Sequential(*[
-            SdtBlock(embed_dim, num_heads, self.make_neuron, mlp_ratio) for _ in range(depth)
-        ])
+        self.blocks = nn.Sequential(
+            *[SdtBlock(embed_dim, num_heads, self.make_neuron, mlp_ratio) for _ in range(depth)]
+        )
         reduction = 2 ** pooling.count("1")
         self.feature_info = [dict(num_chs=embed_dim, reduction=reduction, module=f"blocks.{i}") for i in range(depth)]
         self.num_features = self.head_hidden_size = embed_dim
@@ -208,12 +211,23 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: SpikeDriven
 _PAPER = "arXiv:2307.01694"
 _CFG = dict(first_conv="patch_embed.stages.0.conv", classifier="head", paper_ids=_PAPER, license="apache-2.0")
 _IMAGENET = dict(crop_pct=0.95, interpolation="bicubic", **_CFG)  # official configs: crop_pct 0.95, bicubic
-_CIFAR = dict(num_classes=10, input_size=(3, 32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
-              crop_pct=1.0, interpolation="bicubic", **_CFG)
+_CIFAR = dict(
+    num_classes=10,
+    input_size=(3, 32, 32),
+    mean=(0.4914, 0.4822, 0.4465),
+    std=(0.2470, 0.2435, 0.2616),
+    crop_pct=1.0,
+    interpolation="bicubic",
+    **_CFG,
+)
 _OFFICIAL_SNN = dict(T=4, neuron="lif", tau=2.0, v_threshold=1.0, v_reset=0.0, detach_reset=True, surrogate="sigmoid")
-_SDT_PORT = dict(repo="BICLab/Spike-Driven-Transformer", source_license="Apache-2.0", snn_args=_OFFICIAL_SNN,
-                 dataset="ImageNet-1k",
-                 reported_in="Spike-Driven-Transformer README, ImageNet table (T=4)")
+_SDT_PORT = dict(
+    repo="BICLab/Spike-Driven-Transformer",
+    source_license="Apache-2.0",
+    snn_args=_OFFICIAL_SNN,
+    dataset="ImageNet-1k",
+    reported_in="Spike-Driven-Transformer README, ImageNet table (T=4)",
+)
 # 'arch' -> (reported top-1, Google Drive file id of the README's download link)
 _RELEASES = {
     "spike_driven_transformer_8_384": (72.28, "10oH_zkwB4FDtFLgmZ_lI8e0tFjRzrXyD"),
@@ -223,13 +237,22 @@ _RELEASES = {
     "spike_driven_transformer_8_768": (77.07, "1R-MaeFV8d2Y0pIGBSjklOGWhaF8dLHf4"),
 }
 
-default_cfgs = generate_snn_default_cfgs({
-    **{f"{arch}.official_in1k": ported_cfg(
-        f"{arch}.official_in1k", top1=top1, origin_url=f"https://drive.google.com/file/d/{file_id}/view",
-        **_SDT_PORT, **_IMAGENET) for arch, (top1, file_id) in _RELEASES.items()},
-    "spike_driven_transformer_2_256_cifar": snn_cfg(**_CIFAR),
-    "spike_driven_transformer_2_512_cifar": snn_cfg(**_CIFAR),
-})
+default_cfgs = generate_snn_default_cfgs(
+    {
+        **{
+            f"{arch}.official_in1k": ported_cfg(
+                f"{arch}.official_in1k",
+                top1=top1,
+                origin_url=f"https://drive.google.com/file/d/{file_id}/view",
+                **_SDT_PORT,
+                **_IMAGENET,
+            )
+            for arch, (top1, file_id) in _RELEASES.items()
+        },
+        "spike_driven_transformer_2_256_cifar": snn_cfg(**_CIFAR),
+        "spike_driven_transformer_2_512_cifar": snn_cfg(**_CIFAR),
+    }
+)
 
 
 def _create(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs) -> SpikeDrivenTransformer:
@@ -237,43 +260,41 @@ def _create(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs
     the variant's cfg describes."""
     kwargs = merge_model_args(variant, model_args, kwargs, fixed=("pooling",))
     kwargs.setdefault("detach_reset", True)  # official LIF: tau 2, hard reset, detached reset
-    return build_snn_model(SpikeDrivenTransformer, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
-                           **kwargs)
+    return build_snn_model(
+        SpikeDrivenTransformer, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **kwargs
+    )
 
 
 @register_snn_model
 def spike_driven_transformer_8_384(pretrained: bool = False, **kwargs) -> SpikeDrivenTransformer:
     """Spike-driven Transformer-8-384, ImageNet (16.81M)."""
-    return _create("spike_driven_transformer_8_384", pretrained, dict(embed_dim=384, depth=8, pooling="1111"),
-                   **kwargs)
+    return _create("spike_driven_transformer_8_384", pretrained, dict(embed_dim=384, depth=8, pooling="1111"), **kwargs)
 
 
 @register_snn_model
 def spike_driven_transformer_6_512(pretrained: bool = False, **kwargs) -> SpikeDrivenTransformer:
     """Spike-driven Transformer-6-512, ImageNet (23.37M)."""
-    return _create("spike_driven_transformer_6_512", pretrained, dict(embed_dim=512, depth=6, pooling="1111"),
-                   **kwargs)
+    return _create("spike_driven_transformer_6_512", pretrained, dict(embed_dim=512, depth=6, pooling="1111"), **kwargs)
 
 
 @register_snn_model
 def spike_driven_transformer_8_512(pretrained: bool = False, **kwargs) -> SpikeDrivenTransformer:
     """Spike-driven Transformer-8-512, ImageNet (29.68M)."""
-    return _create("spike_driven_transformer_8_512", pretrained, dict(embed_dim=512, depth=8, pooling="1111"),
-                   **kwargs)
+    return _create("spike_driven_transformer_8_512", pretrained, dict(embed_dim=512, depth=8, pooling="1111"), **kwargs)
 
 
 @register_snn_model
 def spike_driven_transformer_10_512(pretrained: bool = False, **kwargs) -> SpikeDrivenTransformer:
     """Spike-driven Transformer-10-512, ImageNet (36.01M)."""
-    return _create("spike_driven_transformer_10_512", pretrained, dict(embed_dim=512, depth=10, pooling="1111"),
-                   **kwargs)
+    return _create(
+        "spike_driven_transformer_10_512", pretrained, dict(embed_dim=512, depth=10, pooling="1111"), **kwargs
+    )
 
 
 @register_snn_model
 def spike_driven_transformer_8_768(pretrained: bool = False, **kwargs) -> SpikeDrivenTransformer:
     """Spike-driven Transformer-8-768, ImageNet (66.34M)."""
-    return _create("spike_driven_transformer_8_768", pretrained, dict(embed_dim=768, depth=8, pooling="1111"),
-                   **kwargs)
+    return _create("spike_driven_transformer_8_768", pretrained, dict(embed_dim=768, depth=8, pooling="1111"), **kwargs)
 
 
 @register_snn_model

@@ -30,9 +30,11 @@ SPS / block keys, reshapes the CIFAR code's nn.Linear projections to our 1x1 con
 LayerNorms and folds those pre-BN biases into the BN's running_mean. ``spikformer_cml_4_384_cifar``
 is BKDSNN's CML variant (max-pool before the tokenizer neurons).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -40,7 +42,6 @@ import torch.nn as nn
 from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
 from ..layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvBnSpike, MaxPool2d
 from ._base import SpikingModel
-from ._ported import port_state_dict, ported_cfg
 from ._builder import (
     build_snn_model,
     generate_snn_default_cfgs,
@@ -49,6 +50,7 @@ from ._builder import (
     register_snn_model,
     snn_cfg,
 )
+from ._ported import port_state_dict, ported_cfg
 
 ATTN_SCALE = 0.125  # fixed in the paper: spikes are not normalised by sqrt(d)
 ATTN_THRESHOLD = 0.5  # the attention-output neuron fires at half the usual threshold (official value)
@@ -64,8 +66,16 @@ class StemUnit(ConvBnSpike):
     -> maxpool -> spike, or spike -> conv -> BN -> maxpool with ``spike_first``. Pooling membrane
     inputs is not pooling spikes (the neuron integrates over time), so the two orders differ."""
 
-    def __init__(self, in_chs: int, out_chs: int, make_neuron: Callable, pool: bool = False,
-                 spike_first: bool = False, spike: bool = True, cml: bool = False):
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        make_neuron: Callable,
+        pool: bool = False,
+        spike_first: bool = False,
+        spike: bool = True,
+        cml: bool = False,
+    ):
         super().__init__(in_chs, out_chs, make_neuron, kernel_size=3)
         if not spike:
             self.sn = nn.Identity()
@@ -90,14 +100,15 @@ class SpikingPatchEmbed(nn.Module):
     the stage's neuron (see :class:`StemUnit`).
     """
 
-    def __init__(self, in_chans: int, embed_dim: int, make_neuron: Callable, pool_stages: Sequence[int],
-                 cml: bool = False):
+    def __init__(
+        self, in_chans: int, embed_dim: int, make_neuron: Callable, pool_stages: Sequence[int], cml: bool = False
+    ):
         super().__init__()
         widths = [embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim]
         chans = [in_chans, *widths]
-        self.stages = nn.Sequential(*[
-            StemUnit(chans[i], chans[i + 1], make_neuron, pool=i in pool_stages, cml=cml) for i in range(4)
-        ])
+        self.stages = nn.Sequential(
+            *[StemUnit(chans[i], chans[i + 1], make_neuron, pool=i in pool_stages, cml=cml) for i in range(4)]
+        )
         self.rpe = StemUnit(embed_dim, embed_dim, make_neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -114,8 +125,15 @@ class SpikingSelfAttention(nn.Module):
     pre-activations and the output stays a pre-activation (membrane shortcut).
     """
 
-    def __init__(self, dim: int, num_heads: int, make_neuron: Callable, qkv_bias: bool = False,
-                 proj_bias: bool = True, spike_first: bool = False):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        make_neuron: Callable,
+        qkv_bias: bool = False,
+        proj_bias: bool = True,
+        spike_first: bool = False,
+    ):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"embed_dim {dim} must be divisible by num_heads {num_heads}.")
@@ -142,10 +160,7 @@ class SpikingSelfAttention(nn.Module):
         q, k, v = (self._heads(tokens, n) for n in ("q", "k", "v"))
         # No softmax, so the product is associative; with spike inputs both orders give the same
         # integer sums, and the order only sets the cost (N^2 d versus N d^2).
-        if q.shape[-2] > q.shape[-1]:
-            out = q @ (k.transpose(-2, -1) @ v)
-        else:
-            out = (q @ k.transpose(-2, -1)) @ v
+        out = q @ (k.transpose(-2, -1) @ v) if q.shape[-2] > q.shape[-1] else (q @ k.transpose(-2, -1)) @ v
         out = (out * ATTN_SCALE).transpose(3, 4).reshape(T, B, D, H * W)
         out = self.proj_sn(self.proj_bn(self.proj_conv(self.attn_sn(out))))
         return out.reshape(T, B, D, H, W)
@@ -155,8 +170,9 @@ class SpikingMlp(nn.Module):
     """Two conv1x1-BN layers with a spike each: after BN (Spikformer) or before the conv
     (``spike_first``, Spikingformer)."""
 
-    def __init__(self, dim: int, hidden_dim: int, make_neuron: Callable, out_bias: bool = True,
-                 spike_first: bool = False):
+    def __init__(
+        self, dim: int, hidden_dim: int, make_neuron: Callable, out_bias: bool = True, spike_first: bool = False
+    ):
         super().__init__()
         self.fc1_conv = Conv2d(dim, hidden_dim, 1)  # the hidden conv keeps its bias in every variant
         self.fc1_bn = BatchNorm2d(hidden_dim)
@@ -178,11 +194,20 @@ class SpikformerBlock(nn.Module):
     """Residual SSA + residual MLP. ``proj_bias`` sets the bias of the two convs that write into
     the residual stream (attention proj, MLP fc2); see the module docstring for why it varies."""
 
-    def __init__(self, dim: int, num_heads: int, make_neuron: Callable, mlp_ratio: float = 4.0,
-                 qkv_bias: bool = False, proj_bias: bool = True, spike_first: bool = False):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        make_neuron: Callable,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = False,
+        proj_bias: bool = True,
+        spike_first: bool = False,
+    ):
         super().__init__()
-        self.attn = SpikingSelfAttention(dim, num_heads, make_neuron, qkv_bias=qkv_bias,
-                                         proj_bias=proj_bias, spike_first=spike_first)
+        self.attn = SpikingSelfAttention(
+            dim, num_heads, make_neuron, qkv_bias=qkv_bias, proj_bias=proj_bias, spike_first=spike_first
+        )
         self.mlp = SpikingMlp(dim, int(dim * mlp_ratio), make_neuron, out_bias=proj_bias, spike_first=spike_first)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -235,11 +260,20 @@ class Spikformer(SpikingModel):
             raise ValueError(f"pool_stages must be stage indices in 0..3, got {list(pool_stages)}.")
         self.embed_dim = embed_dim
         self.patch_embed = self._make_stem(in_chans, embed_dim, tuple(pool_stages))
-        self.blocks = nn.Sequential(*[
-            SpikformerBlock(embed_dim, num_heads, self.make_neuron, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-                            proj_bias=proj_bias, spike_first=self.spike_first)
-            for _ in range(depth)
-        ])
+        self.blocks = nn.Sequential(
+            *[
+                SpikformerBlock(
+                    embed_dim,
+                    num_heads,
+                    self.make_neuron,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    proj_bias=proj_bias,
+                    spike_first=self.spike_first,
+                )
+                for _ in range(depth)
+            ]
+        )
         reduction = 2 ** len(set(pool_stages))
         self.feature_info = [dict(num_chs=embed_dim, reduction=reduction, module=f"blocks.{i}") for i in range(depth)]
         self.num_features = self.head_hidden_size = embed_dim
@@ -272,8 +306,9 @@ class Spikformer(SpikingModel):
 IMAGENET_POOLS = (0, 1, 2, 3)  # 224 -> 14x14 tokens
 CIFAR_POOLS = (2, 3)  # 32 -> 8x8 tokens
 DIGITS_POOLS = (3,)  # 8 -> 4x4 tokens
-CIFAR_CFG = dict(num_classes=10, input_size=(3, 32, 32), mean=CIFAR10_MEAN, std=CIFAR10_STD, crop_pct=1.0,
-                 interpolation="bicubic")
+CIFAR_CFG = dict(
+    num_classes=10, input_size=(3, 32, 32), mean=CIFAR10_MEAN, std=CIFAR10_STD, crop_pct=1.0, interpolation="bicubic"
+)
 DIGITS_CFG = dict(num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0)
 IMAGENET_CFG = dict(crop_pct=1.0, interpolation="bicubic")  # official eval: full 224 crop, bicubic
 TRANSFORMER_CFG = dict(first_conv="patch_embed.stages.0.conv", classifier="head")
@@ -282,31 +317,60 @@ _PAPER = "arXiv:2209.15425"
 # Official checkpoints ported from the authors (ZK-Zhou/spikformer; MIT). LIF tau 2, hard reset, detached
 # reset, T=4; eval as their imagenet.yml / cifar10.yml (full crop, bicubic).
 _LIF_T4 = dict(T=4, neuron="lif", tau=2.0, v_reset=0.0, detach_reset=True)
-_SPIKFORMER_PORT = dict(repo="ZK-Zhou/spikformer", origin_url="https://github.com/ZK-Zhou/spikformer", license="mit",
-                        source_license="MIT", snn_args=_LIF_T4, paper_ids=_PAPER)
+_SPIKFORMER_PORT = dict(
+    repo="ZK-Zhou/spikformer",
+    origin_url="https://github.com/ZK-Zhou/spikformer",
+    license="mit",
+    source_license="MIT",
+    snn_args=_LIF_T4,
+    paper_ids=_PAPER,
+)
 _PORTED_CFGS = {
-    **{f"spikformer_8_{d}.official_in1k": ported_cfg(
-        f"spikformer_8_{d}.official_in1k", top1=acc, dataset="ImageNet-1k", reported_in="Spikformer paper, Table 2",
-        **_SPIKFORMER_PORT, **IMAGENET_CFG, **TRANSFORMER_CFG)
-       for d, acc in ((384, 70.24), (512, 73.38), (768, 74.81))},
+    **{
+        f"spikformer_8_{d}.official_in1k": ported_cfg(
+            f"spikformer_8_{d}.official_in1k",
+            top1=acc,
+            dataset="ImageNet-1k",
+            reported_in="Spikformer paper, Table 2",
+            **_SPIKFORMER_PORT,
+            **IMAGENET_CFG,
+            **TRANSFORMER_CFG,
+        )
+        for d, acc in ((384, 70.24), (512, 73.38), (768, 74.81))
+    },
     "spikformer_4_384_cifar.official_cifar10": ported_cfg(
-        "spikformer_4_384_cifar.official_cifar10", top1=95.19, dataset="CIFAR-10",
-        reported_in="Spikformer paper, Table 3", **_SPIKFORMER_PORT, **CIFAR_CFG, **TRANSFORMER_CFG),
+        "spikformer_4_384_cifar.official_cifar10",
+        top1=95.19,
+        dataset="CIFAR-10",
+        reported_in="Spikformer paper, Table 3",
+        **_SPIKFORMER_PORT,
+        **CIFAR_CFG,
+        **TRANSFORMER_CFG,
+    ),
     "spikformer_4_384_cifar.official_cifar100": ported_cfg(
-        "spikformer_4_384_cifar.official_cifar100", top1=77.86, dataset="CIFAR-100",
-        reported_in="Spikformer paper, Table 3", **_SPIKFORMER_PORT, **dict(CIFAR_CFG, num_classes=100),
-        **TRANSFORMER_CFG),
+        "spikformer_4_384_cifar.official_cifar100",
+        top1=77.86,
+        dataset="CIFAR-100",
+        reported_in="Spikformer paper, Table 3",
+        **_SPIKFORMER_PORT,
+        **dict(CIFAR_CFG, num_classes=100),
+        **TRANSFORMER_CFG,
+    ),
 }
 
-default_cfgs = generate_snn_default_cfgs({
-    **{f"spikformer_8_{d}": snn_cfg(paper_ids=_PAPER, **IMAGENET_CFG, **TRANSFORMER_CFG) for d in (384, 512, 768)},
-    "spikformer_4_384_cifar": snn_cfg(paper_ids=_PAPER, **CIFAR_CFG, **TRANSFORMER_CFG),
-    "spikformer_cml_4_384_cifar": snn_cfg(paper_ids=(_PAPER, "arXiv:2407.09083"), **CIFAR_CFG, **TRANSFORMER_CFG),
-    **_PORTED_CFGS,
-    "spikformer_2_64_digits": snn_cfg(paper_ids=_PAPER, **DIGITS_CFG, **TRANSFORMER_CFG),
-    **{name: published_cfg(name, (1, 8, 8), paper_ids=_PAPER, **TRANSFORMER_CFG)
-       for name in ("spikformer_2_64_digits.bkd_t4_digits", "spikformer_2_64_digits.none_t4_digits")},
-})
+default_cfgs = generate_snn_default_cfgs(
+    {
+        **{f"spikformer_8_{d}": snn_cfg(paper_ids=_PAPER, **IMAGENET_CFG, **TRANSFORMER_CFG) for d in (384, 512, 768)},
+        "spikformer_4_384_cifar": snn_cfg(paper_ids=_PAPER, **CIFAR_CFG, **TRANSFORMER_CFG),
+        "spikformer_cml_4_384_cifar": snn_cfg(paper_ids=(_PAPER, "arXiv:2407.09083"), **CIFAR_CFG, **TRANSFORMER_CFG),
+        **_PORTED_CFGS,
+        "spikformer_2_64_digits": snn_cfg(paper_ids=_PAPER, **DIGITS_CFG, **TRANSFORMER_CFG),
+        **{
+            name: published_cfg(name, (1, 8, 8), paper_ids=_PAPER, **TRANSFORMER_CFG)
+            for name in ("spikformer_2_64_digits.bkd_t4_digits", "spikformer_2_64_digits.none_t4_digits")
+        },
+    }
+)
 
 
 # Official layouts -> ours (ZK-Zhou/spikformer cifar10 + imagenet model.py; BKDSNN's CML_Spikformer.py).
@@ -335,13 +399,20 @@ def checkpoint_filter_fn(state_dict: dict, model: Spikformer) -> dict:
     return port_state_dict(state_dict, model, _OFFICIAL_RULES, UNUSED_NORMS)
 
 
-def _create_spikformer(variant: str, pretrained: bool, model_args: Dict[str, Any], model_cls: Optional[type] = None,
-                       filter_fn: Callable = checkpoint_filter_fn, **kwargs) -> Spikformer:
+def _create_spikformer(
+    variant: str,
+    pretrained: bool,
+    model_args: dict[str, Any],
+    model_cls: type | None = None,
+    filter_fn: Callable = checkpoint_filter_fn,
+    **kwargs,
+) -> Spikformer:
     """Build ``variant`` from its ``model_args``; user kwargs win (timm style) except ``pool_stages``
     and ``cml``: the token grid fixes the input size the variant's cfg describes, and the tokenizer
     order is what the variant's weights were trained with."""
-    kwargs = merge_model_args(variant, model_args, kwargs, fixed=tuple(k for k in ("pool_stages", "cml")
-                                                                      if k in model_args))
+    kwargs = merge_model_args(
+        variant, model_args, kwargs, fixed=tuple(k for k in ("pool_stages", "cml") if k in model_args)
+    )
     kwargs.setdefault("detach_reset", True)  # official LIF: tau 2, hard reset, detached reset
     return build_snn_model(model_cls or Spikformer, variant, pretrained, pretrained_filter_fn=filter_fn, **kwargs)
 
@@ -370,8 +441,9 @@ def spikformer_8_768(pretrained: bool = False, **kwargs) -> Spikformer:
 @register_snn_model
 def spikformer_4_384_cifar(pretrained: bool = False, **kwargs) -> Spikformer:
     """Spikformer-4-384, CIFAR (9.32M at 10 classes; 12 heads, biased q/k/v as the official CIFAR code)."""
-    model_args = dict(embed_dim=384, depth=4, num_heads=12, pool_stages=CIFAR_POOLS, qkv_bias=True,
-                      trunc_normal_init=True)
+    model_args = dict(
+        embed_dim=384, depth=4, num_heads=12, pool_stages=CIFAR_POOLS, qkv_bias=True, trunc_normal_init=True
+    )
     return _create_spikformer("spikformer_4_384_cifar", pretrained, model_args, **kwargs)
 
 
@@ -379,8 +451,9 @@ def spikformer_4_384_cifar(pretrained: bool = False, **kwargs) -> Spikformer:
 def spikformer_cml_4_384_cifar(pretrained: bool = False, **kwargs) -> Spikformer:
     """Spikformer-CML-4-384, CIFAR (9.32M at 10 classes): BKDSNN's CML tokenizer (max-pool after BN,
     before the neuron; Spikingformer-CML/cifar10/CML_Spikformer.py), otherwise spikformer_4_384_cifar."""
-    model_args = dict(embed_dim=384, depth=4, num_heads=12, pool_stages=CIFAR_POOLS, qkv_bias=True,
-                      trunc_normal_init=True, cml=True)
+    model_args = dict(
+        embed_dim=384, depth=4, num_heads=12, pool_stages=CIFAR_POOLS, qkv_bias=True, trunc_normal_init=True, cml=True
+    )
     return _create_spikformer("spikformer_cml_4_384_cifar", pretrained, model_args, **kwargs)
 
 

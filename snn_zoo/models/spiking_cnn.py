@@ -3,6 +3,7 @@
 stem conv -> [conv, maxpool] -> [conv, maxpool] -> conv -> global average -> fc. Global pooling
 makes the same weights shape-agnostic, so one family serves every digit resolution.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,15 +45,25 @@ class SpikingCNN(SpikingModel):
 
 _HEAD = dict(first_conv="stem.conv", classifier="fc")
 
-default_cfgs = generate_snn_default_cfgs({
-    **{f"spiking_cnn_{size}": snn_cfg(num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0,
-                                      **_HEAD) for size in ("tiny", "small", "base")},
-    # Published checkpoints (checkpoints/<name>, recipes/zoo/<name>.yaml).
-    **{name: published_cfg(name, (1, 8, 8), **_HEAD)
-       for name in ("spiking_cnn_small.bkd_t4_digits", "spiking_cnn_small.none_t4_digits")},
-    **{name: published_cfg(name, (2, 16, 16), **_HEAD)
-       for name in ("spiking_cnn_small.bkd_t4_digits_dvs", "spiking_cnn_small.none_t4_digits_dvs")},
-})
+default_cfgs = generate_snn_default_cfgs(
+    {
+        **{
+            f"spiking_cnn_{size}": snn_cfg(
+                num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0, **_HEAD
+            )
+            for size in ("tiny", "small", "base")
+        },
+        # Published checkpoints (checkpoints/<name>, recipes/zoo/<name>.yaml).
+        **{
+            name: published_cfg(name, (1, 8, 8), **_HEAD)
+            for name in ("spiking_cnn_small.bkd_t4_digits", "spiking_cnn_small.none_t4_digits")
+        },
+        **{
+            name: published_cfg(name, (2, 16, 16), **_HEAD)
+            for name in ("spiking_cnn_small.bkd_t4_digits_dvs", "spiking_cnn_small.none_t4_digits_dvs")
+        },
+    }
+)
 
 
 def _create_spiking_cnn(variant: str, pretrained: bool, **kwargs) -> SpikingCNN:

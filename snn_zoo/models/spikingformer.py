@@ -19,9 +19,10 @@ published numbers (see :mod:`spikformer`); the others keep the official code's b
 the max-pool sits after BN and before the next neuron. ``checkpoint_filter_fn`` loads the official
 Spikingformer and Spikingformer-CML checkpoints.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -52,15 +53,25 @@ class SpikingTokenizer(nn.Module):
     next neuron.
     """
 
-    def __init__(self, in_chans: int, embed_dim: int, make_neuron: Callable, pool_stages: Sequence[int],
-                 cml: bool = False):
+    def __init__(
+        self, in_chans: int, embed_dim: int, make_neuron: Callable, pool_stages: Sequence[int], cml: bool = False
+    ):
         super().__init__()
         chans = [in_chans, embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim, embed_dim]
-        self.stages = nn.Sequential(*[
-            StemUnit(chans[i], chans[i + 1], make_neuron, pool=(i if cml else i - 1) in pool_stages,
-                     spike_first=True, spike=i > 0, cml=cml)
-            for i in range(5)
-        ])
+        self.stages = nn.Sequential(
+            *[
+                StemUnit(
+                    chans[i],
+                    chans[i + 1],
+                    make_neuron,
+                    pool=(i if cml else i - 1) in pool_stages,
+                    spike_first=True,
+                    spike=i > 0,
+                    cml=cml,
+                )
+                for i in range(5)
+            ]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(x)
@@ -107,55 +118,115 @@ _BKDSNN = "arXiv:2407.09083"
 # yml files (full crop, bicubic). zhouchenlin2096/Spikingformer (Apache-2.0): README "Main results" tables;
 # BKDSNN (MulanPSL-2.0 README badge): README "Performance" tables; CIFAR head counts from its configs.
 _LIF_T4 = dict(T=4, neuron="lif", tau=2.0, v_reset=0.0, detach_reset=True)
-_SF_PORT = dict(repo="zhouchenlin2096/Spikingformer", license="apache-2.0", source_license="Apache-2.0",
-                reported_in="Spikingformer README, Main results", paper_ids=_PAPER)
-_BKD_PORT = dict(repo="Intelligent-Computing-Research-Group/BKDSNN", license="other",
-                 source_license="MulanPSL-2.0 (README badge)", reported_in="BKDSNN README, Performance",
-                 paper_ids=(_PAPER, _BKDSNN))
+_SF_PORT = dict(
+    repo="zhouchenlin2096/Spikingformer",
+    license="apache-2.0",
+    source_license="Apache-2.0",
+    reported_in="Spikingformer README, Main results",
+    paper_ids=_PAPER,
+)
+_BKD_PORT = dict(
+    repo="Intelligent-Computing-Research-Group/BKDSNN",
+    license="other",
+    source_license="MulanPSL-2.0 (README badge)",
+    reported_in="BKDSNN README, Performance",
+    paper_ids=(_PAPER, _BKDSNN),
+)
 _BKD_CIFAR = {  # arch: (CIFAR-10 top-1, link, heads), (CIFAR-100 top-1, link, heads)
-    "spikingformer_cml_4_256_cifar": ((95.29, "1cyTRwtr7-iPOwIHlkIVkHg?pwd=wvpa", 16),
-                                      (79.41, "1wh9NHNwD10mrcb149USBXA?pwd=9i69", 16)),
-    "spikingformer_cml_2_384_cifar": ((95.90, "1ERW9mF2dqFwMnzJgz-TsGw?pwd=rn2g", 12),
-                                      (80.63, "1mFTOEm_5rk20B-l0WThGLA?pwd=4ov9", 16)),
-    "spikingformer_cml_4_384_cifar": ((96.06, "1kfc5qjUx_g0wShfiFGs3Ag?pwd=iuct", 12),
-                                      (81.26, "1aj3GDwgGTFNjFC1L8A_GdQ?pwd=v8qq", 8)),
+    "spikingformer_cml_4_256_cifar": (
+        (95.29, "1cyTRwtr7-iPOwIHlkIVkHg?pwd=wvpa", 16),
+        (79.41, "1wh9NHNwD10mrcb149USBXA?pwd=9i69", 16),
+    ),
+    "spikingformer_cml_2_384_cifar": (
+        (95.90, "1ERW9mF2dqFwMnzJgz-TsGw?pwd=rn2g", 12),
+        (80.63, "1mFTOEm_5rk20B-l0WThGLA?pwd=4ov9", 16),
+    ),
+    "spikingformer_cml_4_384_cifar": (
+        (96.06, "1kfc5qjUx_g0wShfiFGs3Ag?pwd=iuct", 12),
+        (81.26, "1aj3GDwgGTFNjFC1L8A_GdQ?pwd=v8qq", 8),
+    ),
 }
 _PORTED_CFGS = {
     "spikingformer_8_768.official_in1k": ported_cfg(
-        "spikingformer_8_768.official_in1k", top1=75.85, dataset="ImageNet-1k", snn_args=_LIF_T4,
-        origin_url="https://pan.baidu.com/s/1LsECpFOxh30O3vHWow8OGQ", **_SF_PORT, **IMAGENET_CFG, **TRANSFORMER_CFG),
+        "spikingformer_8_768.official_in1k",
+        top1=75.85,
+        dataset="ImageNet-1k",
+        snn_args=_LIF_T4,
+        origin_url="https://pan.baidu.com/s/1LsECpFOxh30O3vHWow8OGQ",
+        **_SF_PORT,
+        **IMAGENET_CFG,
+        **TRANSFORMER_CFG,
+    ),
     "spikingformer_4_384_cifar.official_cifar10": ported_cfg(
-        "spikingformer_4_384_cifar.official_cifar10", top1=95.81, dataset="CIFAR-10 (400 epochs)", snn_args=_LIF_T4,
-        origin_url="https://pan.baidu.com/s/1mjpD2gtz5ZX0M8N3jobjzA", **_SF_PORT, **CIFAR_CFG, **TRANSFORMER_CFG),
-    **{f"spikingformer_cml_8_{d}.bkd_in1k": ported_cfg(
-        f"spikingformer_cml_8_{d}.bkd_in1k", top1=acc, dataset="ImageNet-1k", snn_args=_LIF_T4,
-        origin_url=f"https://pan.baidu.com/s/{link}", **_BKD_PORT, **IMAGENET_CFG, **TRANSFORMER_CFG)
-       for d, acc, link in ((512, 77.24, "1fTubmtw1iwLWFe3kAmovXw?pwd=3agw"),
-                            (768, 79.93, "1QS0n8S5K3Dak9UIa1Zzrnw?pwd=np8h"))},
-    **{f"{arch}.bkd_{ds}": ported_cfg(
-        f"{arch}.bkd_{ds}", top1=acc, dataset=ds.upper().replace("CIFAR", "CIFAR-"),
-        snn_args=dict(_LIF_T4, num_heads=heads), origin_url=f"https://pan.baidu.com/s/{link}", **_BKD_PORT,
-        **dict(CIFAR_CFG, num_classes=classes), **TRANSFORMER_CFG)
-       for arch, runs in _BKD_CIFAR.items()
-       for (ds, classes), (acc, link, heads) in zip((("cifar10", 10), ("cifar100", 100)), runs)},
+        "spikingformer_4_384_cifar.official_cifar10",
+        top1=95.81,
+        dataset="CIFAR-10 (400 epochs)",
+        snn_args=_LIF_T4,
+        origin_url="https://pan.baidu.com/s/1mjpD2gtz5ZX0M8N3jobjzA",
+        **_SF_PORT,
+        **CIFAR_CFG,
+        **TRANSFORMER_CFG,
+    ),
+    **{
+        f"spikingformer_cml_8_{d}.bkd_in1k": ported_cfg(
+            f"spikingformer_cml_8_{d}.bkd_in1k",
+            top1=acc,
+            dataset="ImageNet-1k",
+            snn_args=_LIF_T4,
+            origin_url=f"https://pan.baidu.com/s/{link}",
+            **_BKD_PORT,
+            **IMAGENET_CFG,
+            **TRANSFORMER_CFG,
+        )
+        for d, acc, link in (
+            (512, 77.24, "1fTubmtw1iwLWFe3kAmovXw?pwd=3agw"),
+            (768, 79.93, "1QS0n8S5K3Dak9UIa1Zzrnw?pwd=np8h"),
+        )
+    },
+    **{
+        f"{arch}.bkd_{ds}": ported_cfg(
+            f"{arch}.bkd_{ds}",
+            top1=acc,
+            dataset=ds.upper().replace("CIFAR", "CIFAR-"),
+            snn_args=dict(_LIF_T4, num_heads=heads),
+            origin_url=f"https://pan.baidu.com/s/{link}",
+            **_BKD_PORT,
+            **dict(CIFAR_CFG, num_classes=classes),
+            **TRANSFORMER_CFG,
+        )
+        for arch, runs in _BKD_CIFAR.items()
+        for (ds, classes), (acc, link, heads) in zip((("cifar10", 10), ("cifar100", 100)), runs)
+    },
 }
 
-default_cfgs = generate_snn_default_cfgs({
-    **{f"spikingformer_8_{d}": snn_cfg(paper_ids=_PAPER, **IMAGENET_CFG, **TRANSFORMER_CFG) for d in (384, 512, 768)},
-    **{f"spikingformer_{n}_cifar": snn_cfg(paper_ids=_PAPER, **CIFAR_CFG, **TRANSFORMER_CFG)
-       for n in ("4_256", "2_384", "4_384")},
-    "spikingformer_2_64_digits": snn_cfg(paper_ids=_PAPER, **DIGITS_CFG, **TRANSFORMER_CFG),
-    **{f"spikingformer_cml_8_{d}": snn_cfg(paper_ids=(_PAPER, _BKDSNN), **IMAGENET_CFG, **TRANSFORMER_CFG)
-       for d in (384, 512, 768)},
-    **{f"spikingformer_cml_{n}_cifar": snn_cfg(paper_ids=(_PAPER, _BKDSNN), **CIFAR_CFG, **TRANSFORMER_CFG)
-       for n in ("4_256", "2_384", "4_384")},
-    **_PORTED_CFGS,
-})
+default_cfgs = generate_snn_default_cfgs(
+    {
+        **{
+            f"spikingformer_8_{d}": snn_cfg(paper_ids=_PAPER, **IMAGENET_CFG, **TRANSFORMER_CFG)
+            for d in (384, 512, 768)
+        },
+        **{
+            f"spikingformer_{n}_cifar": snn_cfg(paper_ids=_PAPER, **CIFAR_CFG, **TRANSFORMER_CFG)
+            for n in ("4_256", "2_384", "4_384")
+        },
+        "spikingformer_2_64_digits": snn_cfg(paper_ids=_PAPER, **DIGITS_CFG, **TRANSFORMER_CFG),
+        **{
+            f"spikingformer_cml_8_{d}": snn_cfg(paper_ids=(_PAPER, _BKDSNN), **IMAGENET_CFG, **TRANSFORMER_CFG)
+            for d in (384, 512, 768)
+        },
+        **{
+            f"spikingformer_cml_{n}_cifar": snn_cfg(paper_ids=(_PAPER, _BKDSNN), **CIFAR_CFG, **TRANSFORMER_CFG)
+            for n in ("4_256", "2_384", "4_384")
+        },
+        **_PORTED_CFGS,
+    }
+)
 
 
 def _create_spikingformer(variant: str, pretrained: bool, model_args: dict, **kwargs) -> Spikingformer:
-    return _create_spikformer(variant, pretrained, model_args, model_cls=Spikingformer,
-                              filter_fn=checkpoint_filter_fn, **kwargs)
+    return _create_spikformer(
+        variant, pretrained, model_args, model_cls=Spikingformer, filter_fn=checkpoint_filter_fn, **kwargs
+    )
 
 
 @register_snn_model

@@ -1,4 +1,5 @@
 """Spiking neurons: IF, LIF, PLIF multi-step modules with torch and cupy kernels."""
+
 from __future__ import annotations
 
 import difflib
@@ -43,8 +44,12 @@ def create_neuron(
     if neuron == "relu":
         return nn.ReLU()
     common = dict(
-        v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate, alpha=alpha,
-        detach_reset=detach_reset, backend=backend,
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        surrogate=surrogate,
+        alpha=alpha,
+        detach_reset=detach_reset,
+        backend=backend,
     )
     if neuron == "if":
         return IFNode(**common)

@@ -5,6 +5,7 @@ the torch kernel on every device, the fused cupy kernel on CUDA tensors for ``'c
 cupy works, for ``'auto'``. Nothing here runs per call: :func:`log_backend_choice` reports what
 ``'auto'`` will do once, when the first neuron is built.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,11 +44,14 @@ def log_backend_choice(backend: str) -> None:
     if not torch.cuda.is_available():
         _logger.info("snn_zoo neurons: backend %r runs the torch kernel (no CUDA device).", backend)
     elif cupy_available():
-        _logger.info("snn_zoo neurons: backend %r runs the fused cupy kernel on CUDA tensors, torch elsewhere.",
-                     backend)
+        _logger.info(
+            "snn_zoo neurons: backend %r runs the fused cupy kernel on CUDA tensors, torch elsewhere.", backend
+        )
     elif backend == "auto":
-        _logger.info("snn_zoo neurons: backend 'auto' runs the torch kernel (cupy is not installed or sees no "
-                     "GPU; `pip install \"snn_zoo[cuda]\"` for the fused kernel).")
+        _logger.info(
+            "snn_zoo neurons: backend 'auto' runs the torch kernel (cupy is not installed or sees no "
+            'GPU; `pip install "snn_zoo[cuda]"` for the fused kernel).'
+        )
 
 
 def resolve_backend(backend: str, x: torch.Tensor) -> str:

@@ -17,6 +17,7 @@ reset, alpha, LIF's decay) are kernel arguments, so only ``len(list(all_variants
 programs can ever be compiled. These functions have no autograd: :mod:`snn_zoo.neurons.ops`
 wraps them as the CUDA implementation of the ``snn_zoo::multistep_*`` custom ops.
 """
+
 from __future__ import annotations
 
 import functools
@@ -80,8 +81,12 @@ def variant_for(spec: NeuronSpec, dtype: torch.dtype) -> KernelVariant:
     # IF ignores decay_input: normalise it so IF has one variant, not two identical ones.
     decay_input = True if spec.kind == "if" else bool(spec.decay_input)
     return KernelVariant(
-        spec.kind, get_surrogate(spec.surrogate).name, spec.hard_reset, bool(spec.detach_reset),
-        decay_input, _DTYPE_NAMES[dtype],
+        spec.kind,
+        get_surrogate(spec.surrogate).name,
+        spec.hard_reset,
+        bool(spec.detach_reset),
+        decay_input,
+        _DTYPE_NAMES[dtype],
     )
 
 
@@ -91,7 +96,7 @@ def all_variants() -> Iterator[KernelVariant]:
         for surrogate in SURROGATES:
             for hard_reset in (True, False):
                 for detach_reset in (False, True):
-                    for decay_input in ((True,) if kind == "if" else (True, False)):
+                    for decay_input in (True,) if kind == "if" else (True, False):
                         for dtype in DTYPES:
                             yield KernelVariant(kind, surrogate, hard_reset, detach_reset, decay_input, dtype)
 
@@ -176,8 +181,9 @@ def _decay32(spec: NeuronSpec, k: torch.Tensor | None, device: torch.device) -> 
     return k.detach().to(device=device, dtype=torch.float32).reshape(1).contiguous()
 
 
-def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec,
-            save_h: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def forward(
+    x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec, save_h: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(spikes [T, ...], v_last [...] fp32, h [T, ...] or an empty tensor when ``save_h`` is False)."""
     variant = variant_for(spec, x_seq.dtype)
     x = x_seq.contiguous()
@@ -192,15 +198,30 @@ def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, s
     else:
         fwd, _ = _kernels(variant, x.device.index)
         k_val, _, v_th, v_reset, _ = _scalars(spec)
-        _launch(fwd, n, x.device, (
-            _ptr(x), _ptr(v0), _ptr(k32), _ptr(spikes), _ptr(h_seq if save_h else None), _ptr(v_last),
-            k_val, v_th, v_reset, np.int64(steps), np.int64(n),
-        ))
+        _launch(
+            fwd,
+            n,
+            x.device,
+            (
+                _ptr(x),
+                _ptr(v0),
+                _ptr(k32),
+                _ptr(spikes),
+                _ptr(h_seq if save_h else None),
+                _ptr(v_last),
+                k_val,
+                v_th,
+                v_reset,
+                np.int64(steps),
+                np.int64(n),
+            ),
+        )
     return spikes, v_last, h_seq
 
 
-def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None,
-             spec: NeuronSpec) -> tuple[torch.Tensor, torch.Tensor]:
+def backward(
+    grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar) for the saved charged membrane ``h_seq``."""
     variant = variant_for(spec, h_seq.dtype)
     steps, n = h_seq.shape[0], math.prod(h_seq.shape[1:])
@@ -213,8 +234,20 @@ def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor
     grad_k = torch.zeros(1, dtype=torch.float32, device=h.device)
     if steps > 0 and n > 0:
         _, bwd = _kernels(variant, h.device.index)
-        _launch(bwd, n, h.device, (
-            _ptr(grad_s), _ptr(h), _ptr(v0), _ptr(k32), _ptr(grad_x), _ptr(grad_k if k32 is not None else None),
-            *_scalars(spec), np.int64(steps), np.int64(n),
-        ))
+        _launch(
+            bwd,
+            n,
+            h.device,
+            (
+                _ptr(grad_s),
+                _ptr(h),
+                _ptr(v0),
+                _ptr(k32),
+                _ptr(grad_x),
+                _ptr(grad_k if k32 is not None else None),
+                *_scalars(spec),
+                np.int64(steps),
+                np.int64(n),
+            ),
+        )
     return grad_x, grad_k.reshape(())

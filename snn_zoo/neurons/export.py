@@ -6,6 +6,7 @@ ONNX has no such op, so :func:`export_onnx` first decomposes every neuron into s
 runs PyTorch's dynamo-based ONNX exporter. Needs the ``onnx`` extra:
 ``pip install "snn_zoo[onnx]"``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,9 @@ from . import ops
 from .torch_kernel import forward_functional
 
 
-def _decompose_multistep(x_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input,
-                         decay, backend, save_h):
+def _decompose_multistep(
+    x_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay, backend, save_h
+):
     spec = ops._spec(kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay)
     spikes, v_last, h_seq = forward_functional(x_seq, v_init, k, spec)
     return spikes, v_last, h_seq if save_h else x_seq.new_empty((0,))
@@ -29,8 +31,9 @@ def decompositions() -> dict:
     return {torch.ops.snn_zoo.multistep_forward.default: _decompose_multistep}
 
 
-def export_program(model: nn.Module, example: torch.Tensor, decompose_neurons: bool = False
-                   ) -> torch.export.ExportedProgram:
+def export_program(
+    model: nn.Module, example: torch.Tensor, decompose_neurons: bool = False
+) -> torch.export.ExportedProgram:
     """``torch.export`` of ``model`` in eval mode on ``example``; optionally with neurons decomposed."""
     model = model.eval()
     with torch.no_grad():

@@ -1,4 +1,5 @@
 """Hooks on every spiking neuron of a model, removable and usable as a context manager."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -5,6 +5,7 @@ custom ops (:mod:`.ops`: the torch kernel on any device, the fused cupy kernel o
 pick the kernel from ``backend`` and the tensor's device. spikingjelly's
 ``functional.reset_net`` resets them like its own neurons.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,12 @@ class MultiStepNeuron(base.MemoryModule):
 
     def _spec(self) -> NeuronSpec:
         return NeuronSpec(
-            kind=self.kind, v_threshold=self.v_threshold, v_reset=self.v_reset,
-            surrogate=self.surrogate, alpha=self.alpha, detach_reset=self.detach_reset,
+            kind=self.kind,
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            surrogate=self.surrogate,
+            alpha=self.alpha,
+            detach_reset=self.detach_reset,
         )
 
     def _decay_tensor(self) -> torch.Tensor | None:

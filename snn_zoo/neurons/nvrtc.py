@@ -6,6 +6,7 @@ switch ``expf`` to its FTZ variant, unlike PyTorch's kernels. ``--fmad=false`` k
 fusing a multiply and an add into an FMA, so each operation rounds on its own as in torch.
 Compiling needs only cupy importable (no GPU or driver); loading needs a GPU.
 """
+
 from __future__ import annotations
 
 import functools
@@ -67,7 +68,7 @@ def compile_options(arch: str = DEFAULT_PTX_ARCH, needs_half_headers: bool = Fal
         if not include_dirs:
             raise RuntimeError(
                 "NVRTC needs cuda_fp16.h/cuda_bf16.h for fp16/bf16 neuron kernels and none was found; "
-                "install the CUDA headers (`pip install \"snn_zoo[cuda]\"` pulls them in with cupy's "
+                'install the CUDA headers (`pip install "snn_zoo[cuda]"` pulls them in with cupy\'s '
                 "nvidia wheels) or point SNN_ZOO_CUDA_INCLUDE at a CUDA include directory."
             )
         options += [f"-I{path}" for path in include_dirs]

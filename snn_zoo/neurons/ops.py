@@ -10,6 +10,7 @@ kernels run compiled and eager, so compiled spikes equal eager spikes bit for bi
 The spec travels as plain arguments (op schemas take no dataclasses). ``save_h`` is decided by
 the caller: the charged membrane ``h`` (one T x N tensor) is only produced when autograd needs it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,15 +21,39 @@ from .backend import cupy_available
 from .spec import NeuronSpec
 
 
-def _spec(kind: str, v_threshold: float, v_reset: float | None, surrogate: str, alpha: float,
-          detach_reset: bool, decay_input: bool, decay: float) -> NeuronSpec:
-    return NeuronSpec(kind=kind, v_threshold=v_threshold, v_reset=v_reset, surrogate=surrogate, alpha=alpha,
-                      detach_reset=detach_reset, decay_input=decay_input, k=decay)
+def _spec(
+    kind: str,
+    v_threshold: float,
+    v_reset: float | None,
+    surrogate: str,
+    alpha: float,
+    detach_reset: bool,
+    decay_input: bool,
+    decay: float,
+) -> NeuronSpec:
+    return NeuronSpec(
+        kind=kind,
+        v_threshold=v_threshold,
+        v_reset=v_reset,
+        surrogate=surrogate,
+        alpha=alpha,
+        detach_reset=detach_reset,
+        decay_input=decay_input,
+        k=decay,
+    )
 
 
 def _spec_args(spec: NeuronSpec) -> tuple:
-    return (spec.kind, float(spec.v_threshold), None if spec.v_reset is None else float(spec.v_reset),
-            spec.surrogate, float(spec.alpha), bool(spec.detach_reset), bool(spec.decay_input), float(spec.k))
+    return (
+        spec.kind,
+        float(spec.v_threshold),
+        None if spec.v_reset is None else float(spec.v_reset),
+        spec.surrogate,
+        float(spec.alpha),
+        bool(spec.detach_reset),
+        bool(spec.decay_input),
+        float(spec.k),
+    )
 
 
 def _use_cupy(backend: str, x: Tensor) -> bool:
@@ -58,8 +83,19 @@ def _like(out: Tensor, ref: Tensor) -> Tensor:
 # -- forward ---------------------------------------------------------------------------------------------
 @torch.library.custom_op("snn_zoo::multistep_forward", mutates_args=())
 def multistep_forward(
-    x_seq: Tensor, v_init: Tensor, k: Tensor | None, kind: str, v_threshold: float, v_reset: float | None,
-    surrogate: str, alpha: float, detach_reset: bool, decay_input: bool, decay: float, backend: str, save_h: bool,
+    x_seq: Tensor,
+    v_init: Tensor,
+    k: Tensor | None,
+    kind: str,
+    v_threshold: float,
+    v_reset: float | None,
+    surrogate: str,
+    alpha: float,
+    detach_reset: bool,
+    decay_input: bool,
+    decay: float,
+    backend: str,
+    save_h: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(spikes [T, ...] in x's dtype, v_last [...] fp32, h [T, ...] or empty) with the torch kernel."""
     spec = _spec(kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay)
@@ -67,8 +103,9 @@ def multistep_forward(
 
 
 @multistep_forward.register_kernel("cuda")
-def _multistep_forward_cuda(x_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha, detach_reset,
-                            decay_input, decay, backend, save_h):
+def _multistep_forward_cuda(
+    x_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay, backend, save_h
+):
     spec = _spec(kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay)
     if _use_cupy(backend, x_seq):
         from . import cupy_kernel
@@ -79,8 +116,9 @@ def _multistep_forward_cuda(x_seq, v_init, k, kind, v_threshold, v_reset, surrog
 
 
 @multistep_forward.register_fake
-def _multistep_forward_fake(x_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha, detach_reset,
-                            decay_input, decay, backend, save_h):
+def _multistep_forward_fake(
+    x_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay, backend, save_h
+):
     spikes = torch.empty_like(x_seq)  # every implementation returns outputs in x's layout
     v_last = x_seq.new_empty(x_seq.shape[1:], dtype=torch.float32)
     h_seq = torch.empty_like(spikes) if save_h else x_seq.new_empty((0,))
@@ -90,8 +128,18 @@ def _multistep_forward_fake(x_seq, v_init, k, kind, v_threshold, v_reset, surrog
 # -- backward --------------------------------------------------------------------------------------------
 @torch.library.custom_op("snn_zoo::multistep_backward", mutates_args=())
 def multistep_backward(
-    grad_spikes: Tensor, h_seq: Tensor, v_init: Tensor, k: Tensor | None, kind: str, v_threshold: float,
-    v_reset: float | None, surrogate: str, alpha: float, detach_reset: bool, decay_input: bool, decay: float,
+    grad_spikes: Tensor,
+    h_seq: Tensor,
+    v_init: Tensor,
+    k: Tensor | None,
+    kind: str,
+    v_threshold: float,
+    v_reset: float | None,
+    surrogate: str,
+    alpha: float,
+    detach_reset: bool,
+    decay_input: bool,
+    decay: float,
     backend: str,
 ) -> tuple[Tensor, Tensor]:
     """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar; zero unless PLIF) with the torch kernel."""
@@ -100,8 +148,21 @@ def multistep_backward(
 
 
 @multistep_backward.register_kernel("cuda")
-def _multistep_backward_cuda(grad_spikes, h_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha,
-                             detach_reset, decay_input, decay, backend):
+def _multistep_backward_cuda(
+    grad_spikes,
+    h_seq,
+    v_init,
+    k,
+    kind,
+    v_threshold,
+    v_reset,
+    surrogate,
+    alpha,
+    detach_reset,
+    decay_input,
+    decay,
+    backend,
+):
     spec = _spec(kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay)
     if _use_cupy(backend, h_seq):  # same rule as the forward, so h comes from the same kernel
         from . import cupy_kernel
@@ -112,8 +173,21 @@ def _multistep_backward_cuda(grad_spikes, h_seq, v_init, k, kind, v_threshold, v
 
 
 @multistep_backward.register_fake
-def _multistep_backward_fake(grad_spikes, h_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha,
-                             detach_reset, decay_input, decay, backend):
+def _multistep_backward_fake(
+    grad_spikes,
+    h_seq,
+    v_init,
+    k,
+    kind,
+    v_threshold,
+    v_reset,
+    surrogate,
+    alpha,
+    detach_reset,
+    decay_input,
+    decay,
+    backend,
+):
     return torch.empty_like(h_seq), h_seq.new_empty((), dtype=torch.float32)
 
 
@@ -133,8 +207,10 @@ def _setup_context(ctx, inputs, output) -> None:
 def _backward(ctx, grad_spikes: Tensor, grad_v_last: Tensor | None, grad_h: Tensor | None):
     h_seq, v_init, k = ctx.saved_tensors
     if h_seq.numel() == 0 and grad_spikes.numel() > 0:
-        raise RuntimeError("snn_zoo::multistep_forward ran with save_h=False, so it cannot be differentiated; "
-                           "call it through snn_zoo.neurons.ops.multistep.")
+        raise RuntimeError(
+            "snn_zoo::multistep_forward ran with save_h=False, so it cannot be differentiated; "
+            "call it through snn_zoo.neurons.ops.multistep."
+        )
     grad_x, grad_k = multistep_backward(grad_spikes, h_seq, v_init, k, *ctx.spec_args)
     grad_k_out = None
     if ctx.k_meta is not None:
@@ -146,8 +222,9 @@ def _backward(ctx, grad_spikes: Tensor, grad_v_last: Tensor | None, grad_h: Tens
 torch.library.register_autograd("snn_zoo::multistep_forward", _backward, setup_context=_setup_context)
 
 
-def multistep(x_seq: Tensor, v_init: Tensor, k: Tensor | None, spec: NeuronSpec, backend: str = "auto"
-              ) -> tuple[Tensor, Tensor]:
+def multistep(
+    x_seq: Tensor, v_init: Tensor, k: Tensor | None, spec: NeuronSpec, backend: str = "auto"
+) -> tuple[Tensor, Tensor]:
     """Run a neuron over all T steps: ``(spikes [T, ...] in x's dtype, v_last [...] fp32)``.
 
     ``v_init`` broadcasts to one step; ``k`` is PLIF's decay (a one-element tensor, else None).

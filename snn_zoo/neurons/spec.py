@@ -1,4 +1,5 @@
 """The static description of a multi-step neuron, shared by every backend."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

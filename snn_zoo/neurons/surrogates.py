@@ -5,6 +5,7 @@ single-step autograd) plus the derivative written twice: once in torch for the
 CPU/GPU torch kernel and once as a CUDA expression for the cupy kernel. Keeping the
 three side by side is what lets the parity tests hold the backends to each other.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -52,19 +53,31 @@ def _triangle_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
 
 SURROGATES: dict[str, Surrogate] = {
     "sigmoid": Surrogate(
-        "sigmoid", sj_surrogate.Sigmoid, 4.0, _sigmoid_grad,
+        "sigmoid",
+        sj_surrogate.Sigmoid,
+        4.0,
+        _sigmoid_grad,
         "const float sg = 1.0f / (1.0f + expf(-alpha * x)); return alpha * sg * (1.0f - sg);",
     ),
     "atan": Surrogate(
-        "atan", sj_surrogate.ATan, 2.0, _atan_grad,
+        "atan",
+        sj_surrogate.ATan,
+        2.0,
+        _atan_grad,
         "const float ax = 1.5707963267948966f * alpha * x; return (0.5f * alpha) / (1.0f + ax * ax);",
     ),
     "rect": Surrogate(
-        "rect", sj_surrogate.Rect, 1.0, _rect_grad,
+        "rect",
+        sj_surrogate.Rect,
+        1.0,
+        _rect_grad,
         "return fabsf(x) < 0.5f / alpha ? alpha : 0.0f;",
     ),
     "triangle": Surrogate(
-        "triangle", sj_surrogate.PiecewiseQuadratic, 1.0, _triangle_grad,
+        "triangle",
+        sj_surrogate.PiecewiseQuadratic,
+        1.0,
+        _triangle_grad,
         "return fmaxf(alpha - alpha * alpha * fabsf(x), 0.0f);",
     ),
 }

@@ -7,6 +7,7 @@ reverse with the surrogate gradient. The cupy kernel implements exactly this rec
 fused; the forward keeps its operation order so spikes match bit for bit. These functions
 have no autograd: :mod:`snn_zoo.neurons.ops` registers them as the ``snn_zoo::multistep_*`` ops.
 """
+
 from __future__ import annotations
 
 import torch
@@ -45,8 +46,9 @@ def membrane_after_spike(spec: NeuronSpec, h: torch.Tensor) -> torch.Tensor:
     return _reset_(spec, h, h >= spec.v_threshold, torch.empty_like(h))
 
 
-def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec,
-            save_h: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def forward(
+    x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec, save_h: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(spikes [T, ...], v_last [...] fp32, h [T, ...] or an empty tensor when ``save_h`` is False)."""
     decay = k.float() if k is not None else spec.k
     fp32 = x_seq.dtype == torch.float32
@@ -69,8 +71,9 @@ def forward(x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, s
     return s_seq, v, h_seq
 
 
-def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None,
-             spec: NeuronSpec) -> tuple[torch.Tensor, torch.Tensor]:
+def backward(
+    grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar) for the saved charged membrane ``h_seq``.
 
     Reverse walk over time into per-call buffers of one step each: no allocation per step
@@ -110,8 +113,9 @@ def backward(grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor
     return grad_x, grad_k
 
 
-def forward_functional(x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def forward_functional(
+    x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The forward as plain out-of-place ops (same values, same operation order as :func:`forward`).
 
     Slower, but made only of standard ops: exporters that do not know the custom op (ONNX)

@@ -3,6 +3,7 @@
 Each raises one ``ValueError`` saying what is wrong and how to fix it, so a bad recipe stops in
 seconds instead of after the teacher's training.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,11 +21,15 @@ def check_recipe_against_data(recipe: Recipe, info, num_processes: int = 1) -> N
     """Settings that cannot work with this dataset or process count."""
     per_process = max(1, recipe.batch_size // num_processes)
     if recipe.mixup_active and per_process % 2:
-        raise ValueError(f"mixup / cutmix mix each batch with its reverse and need an even batch per process; "
-                         f"batch_size {recipe.batch_size} over {num_processes} process(es) gives {per_process}.")
+        raise ValueError(
+            f"mixup / cutmix mix each batch with its reverse and need an even batch per process; "
+            f"batch_size {recipe.batch_size} over {num_processes} process(es) gives {per_process}."
+        )
     if recipe.single_step_noise is not None and info.is_event:
-        raise ValueError(f"single_step_noise trains at T=1 on static images, but {info.name!r} gives event frames "
-                         f"with their own T; train event data directly at T (drop single_step_noise).")
+        raise ValueError(
+            f"single_step_noise trains at T=1 on static images, but {info.name!r} gives event frames "
+            f"with their own T; train event data directly at T (drop single_step_noise)."
+        )
 
 
 def describe_input(recipe: Recipe, info, sample_shape: tuple, source: str) -> dict:
@@ -37,8 +42,13 @@ def describe_input(recipe: Recipe, info, sample_shape: tuple, source: str) -> di
     summary = f"student input {c}x{h}x{w} ({source}), {frames}"
     if teacher:
         summary += f"; teacher input {c}x{teacher[1]}x{teacher[2]} ({recipe.teacher_interpolation})"
-    return {"input_size": [c, h, w], "source": source, "is_event": bool(info.is_event),
-            "teacher_input_size": teacher, "summary": summary}
+    return {
+        "input_size": [c, h, w],
+        "source": source,
+        "is_event": bool(info.is_event),
+        "teacher_input_size": teacher,
+        "summary": summary,
+    }
 
 
 def check_teacher_input(recipe: Recipe, teacher: nn.Module, sample: torch.Tensor) -> None:
@@ -55,7 +65,8 @@ def check_teacher_input(recipe: Recipe, teacher: nn.Module, sample: torch.Tensor
             f"Teacher {teacher_arch(recipe)!r} cannot take the image the data gives it, "
             f"{list(image.shape[1:])} (teacher_input_size={recipe.teacher_input_size}): {e}. Set teacher_input_size "
             f"to the side it expects (e.g. 224 for a ViT at its native resolution, bicubic) or build it for this "
-            f"size with teacher_kwargs (e.g. img_size).") from e
+            f"size with teacher_kwargs (e.g. img_size)."
+        ) from e
     finally:
         teacher.train(was_training)
 
@@ -63,12 +74,20 @@ def check_teacher_input(recipe: Recipe, teacher: nn.Module, sample: torch.Tensor
 def check_transfer(recipe: Recipe, teacher: nn.Module, num_classes: int, in_chans: int) -> None:
     """SAKD copies the teacher's weights into the student by name: the two must share the architecture."""
     with torch.random.fork_rng():
-        probe = create_model(recipe.model, T=recipe.T, neuron=recipe.neuron, num_classes=num_classes,
-                             in_chans=in_chans, **recipe.model_kwargs)
+        probe = create_model(
+            recipe.model,
+            T=recipe.T,
+            neuron=recipe.neuron,
+            num_classes=num_classes,
+            in_chans=in_chans,
+            **recipe.model_kwargs,
+        )
     report = transfer_ann_weights(teacher, probe)
     if not report.copied or report.shape_mismatch:
         raise ValueError(
             f"method 'sakd' copies the teacher's weights into the student by name, but teacher "
             f"{teacher_arch(recipe)!r} does not fit student {recipe.model!r}: {len(report.copied)} tensors fit, "
-            f"{len(report.shape_mismatch)} differ in shape, {len(report.missing_in_ann)} are missing. Use teacher: twin "
-            f"(the student's ANN twin) or a timm model of the same architecture (e.g. resnet18 for sew_resnet18).")
+            f"{len(report.shape_mismatch)} differ in shape, {len(report.missing_in_ann)} are missing. "
+            f"Use teacher: twin (the student's ANN twin) or a timm model of the same architecture "
+            f"(e.g. resnet18 for sew_resnet18)."
+        )

@@ -4,6 +4,7 @@ Spikes are exactly 0 or 1 in bf16 and the neuron kernels keep the membrane in fp
 autocast costs an SNN little accuracy while convolutions run on bf16 units: on CPUs with
 AMX-BF16 or AVX512-BF16 (oneDNN uses them under autocast) and on GPUs that support bf16.
 """
+
 from __future__ import annotations
 
 import functools

@@ -4,14 +4,15 @@
 the student and teacher, the teacher checkpoint, the output folder (a file, under a file, not
 writable) and, on ``--resume``, that the saved run was made with the same recipe.
 """
+
 from __future__ import annotations
 
 import difflib
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
 
 from ..factory import is_model, list_models
 from ..io import CheckpointError, atomic_write_text, find_checkpoint, read_config
@@ -42,14 +43,16 @@ def check_names(recipe: Recipe) -> None:
     from timm.models import split_model_name_tag
 
     if not is_model(recipe.model):
-        raise PreflightError(f"Unknown student model {recipe.model!r}.{_close(recipe.model, list_models())} "
-                             f"See snn_zoo.list_models().")
+        raise PreflightError(
+            f"Unknown student model {recipe.model!r}.{_close(recipe.model, list_models())} See snn_zoo.list_models()."
+        )
     if get_needs_teacher(recipe) and recipe.teacher != "twin" and not is_model(recipe.teacher):
         arch = split_model_name_tag(recipe.teacher)[0]
         if not timm.is_model(arch):
             raise PreflightError(
                 f"Unknown teacher {recipe.teacher!r}: not 'twin', an snn_zoo model or a timm model."
-                f"{_close(arch, [*list_models(), *timm.list_models()])}")
+                f"{_close(arch, [*list_models(), *timm.list_models()])}"
+            )
     if get_needs_teacher(recipe) and recipe.teacher_checkpoint:
         try:
             file = find_checkpoint(recipe.teacher_checkpoint, allow_pickle=True)
@@ -73,8 +76,10 @@ def check_output_dir(output: Path) -> None:
                 where = "is a file" if parent == output else f"is under {str(parent)!r}, which is a file"
                 raise PreflightError(f"--output {str(output)!r} {where}; choose a folder path.")
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise PreflightError(f"--output {str(output)!r} is not writable ({str(parent)!r} does not allow "
-                                     f"writing for this user); choose another folder.")
+                raise PreflightError(
+                    f"--output {str(output)!r} is not writable ({str(parent)!r} does not allow "
+                    f"writing for this user); choose another folder."
+                )
             break
 
 
@@ -82,8 +87,10 @@ def check_classes(recipe: Recipe, info) -> None:
     """Classification needs at least two classes (one class gives a meaningless 100 % top-1)."""
     if info.num_classes < 2:
         where = f" in {recipe.data_dir!r}" if recipe.data_dir else ""
-        raise PreflightError(f"Dataset {recipe.dataset!r}{where} has {info.num_classes} class(es); classification "
-                             f"needs at least 2 classes (one sub-folder per class for an image folder).")
+        raise PreflightError(
+            f"Dataset {recipe.dataset!r}{where} has {info.num_classes} class(es); classification "
+            f"needs at least 2 classes (one sub-folder per class for an image folder)."
+        )
 
 
 def check_batches(recipe: Recipe, num_train: int, num_processes: int = 1) -> None:
@@ -91,9 +98,11 @@ def check_batches(recipe: Recipe, num_train: int, num_processes: int = 1) -> Non
     so a set smaller than the batch would train zero steps and still report a result."""
     per_process = max(1, recipe.batch_size // num_processes)
     if num_train // num_processes < per_process:
-        raise PreflightError(f"The training set has {num_train} sample(s), fewer than one batch of {recipe.batch_size} "
-                             f"({per_process} per process x {num_processes}); partial batches are dropped, so nothing "
-                             f"would be trained. Lower --batch-size or add data.")
+        raise PreflightError(
+            f"The training set has {num_train} sample(s), fewer than one batch of {recipe.batch_size} "
+            f"({per_process} per process x {num_processes}); partial batches are dropped, so nothing "
+            f"would be trained. Lower --batch-size or add data."
+        )
 
 
 def _changed_fields(saved: dict, recipe: Recipe) -> dict:
@@ -102,7 +111,7 @@ def _changed_fields(saved: dict, recipe: Recipe) -> dict:
     return {k: (saved.get(k), now.get(k)) for k in sorted(keys) if saved.get(k) != now.get(k)}
 
 
-def check_resume(recipe: Recipe, allow_changes: Iterable[str] = ()) -> Optional[dict]:
+def check_resume(recipe: Recipe, allow_changes: Iterable[str] = ()) -> dict | None:
     """On --resume: the saved recipe must match (except fields in ``allow_changes`` that are safe).
 
     Returns the saved recipe (None for a run without one)."""
@@ -116,15 +125,19 @@ def check_resume(recipe: Recipe, allow_changes: Iterable[str] = ()) -> Optional[
     allowed = set(allow_changes)
     unsafe = sorted(allowed - RESUME_SAFE_CHANGES)
     if unsafe:
-        raise PreflightError(f"--allow-recipe-change {','.join(unsafe)}: only {sorted(RESUME_SAFE_CHANGES)} may change "
-                             f"on resume; the others would mix two runs.")
+        raise PreflightError(
+            f"--allow-recipe-change {','.join(unsafe)}: only {sorted(RESUME_SAFE_CHANGES)} may change "
+            f"on resume; the others would mix two runs."
+        )
     changed = {k: v for k, v in _changed_fields(saved, recipe).items() if k not in allowed}
     if changed:
         listing = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
         safe = sorted(set(changed) & RESUME_SAFE_CHANGES)
         hint = f" To continue with new {', '.join(safe)} pass --allow-recipe-change {','.join(safe)}." if safe else ""
-        raise PreflightError(f"--resume of {str(recipe.output_dir)!r} with a different recipe ({listing}); resume with "
-                             f"the saved values or start a new --output.{hint}")
+        raise PreflightError(
+            f"--resume of {str(recipe.output_dir)!r} with a different recipe ({listing}); resume with "
+            f"the saved values or start a new --output.{hint}"
+        )
     return saved
 
 
@@ -161,7 +174,7 @@ class RunClock:
         return self.previous + time.perf_counter() - self.start
 
     @classmethod
-    def resumed(cls, output: Path) -> "RunClock":
+    def resumed(cls, output: Path) -> RunClock:
         seconds = 0.0
         for folder in (output, output / "teacher"):
             state = find_run_state(folder)

@@ -1,12 +1,14 @@
 """Training recipes: one dataclass, loaded from YAML, every field overridable from the CLI."""
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import yaml
 
@@ -29,17 +31,18 @@ class Recipe:
     detach_reset: bool = False
     # data
     dataset: str = "digits"
-    data_dir: Optional[str] = None
-    img_size: Optional[int] = None
+    data_dir: str | None = None
+    img_size: int | None = None
     augment: bool = True
     data_kwargs: dict = field(default_factory=dict)  # e.g. synthetic: num_classes, input_size, num_samples
     # augmentation, timm's train.py names (image datasets with timm's create_transform)
-    aa: Optional[str] = None  # auto-augment policy, e.g. 'rand-m9-n1-mstd0.4-inc1'
+    aa: str | None = None  # auto-augment policy, e.g. 'rand-m9-n1-mstd0.4-inc1'
     reprob: float = 0.0  # random-erasing probability
     remode: str = field(default="pixel", metadata={"choices": ("const", "rand", "pixel")})
     recount: int = 1
-    train_interpolation: Optional[str] = field(
-        default=None, metadata={"choices": (None, "random", "bilinear", "bicubic", "nearest")})
+    train_interpolation: str | None = field(
+        default=None, metadata={"choices": (None, "random", "bilinear", "bicubic", "nearest")}
+    )
     # mixup / cutmix / label smoothing (timm.data.Mixup + soft-target cross-entropy)
     mixup: float = 0.0  # mixup alpha (0: off)
     cutmix: float = 0.0  # cutmix alpha (0: off)
@@ -56,10 +59,10 @@ class Recipe:
     method: str = "bkd"
     teacher: str = "spiking_cnn_base"  # zoo arch (run as its ANN twin), 'twin', or any timm model name
     teacher_pretrained: bool = False  # timm teachers: load hub weights
-    teacher_checkpoint: Optional[str] = None  # run folder / local-dir / .safetensors
+    teacher_checkpoint: str | None = None  # run folder / local-dir / .safetensors
     teacher_kwargs: dict = field(default_factory=dict)  # e.g. a ViT teacher at the student's img_size
     teacher_epochs: int = 30
-    teacher_input_size: Optional[int] = None  # resize the teacher's image, e.g. 224 for a ViT on 32x32 data
+    teacher_input_size: int | None = None  # resize the teacher's image, e.g. 224 for a ViT on 32x32 data
     teacher_interpolation: str = field(default="bicubic", metadata={"choices": ("bicubic", "bilinear", "nearest")})
     loss_weights: dict = field(default_factory=dict)  # e.g. alpha, blur_prob, beta, tau, feature, logit
     # optimisation
@@ -84,13 +87,13 @@ class Recipe:
     grad_checkpointing: str = field(default="off", metadata={"choices": ("off", "block", "packed")})
     seed: int = 0
     num_workers: int = 0
-    max_steps_per_epoch: Optional[int] = None  # dry runs
+    max_steps_per_epoch: int | None = None  # dry runs
     # train single-step (T=1) with N(0, sigma^2) membrane noise, then run at T (snn_zoo.distill.noisy)
-    single_step_noise: Optional[float] = None
+    single_step_noise: float | None = None
     # output
-    output: Optional[str] = None
-    tag: Optional[str] = None  # pretrained tag; default '<method>_t<T>_<dataset>'
-    log_with: Optional[str] = field(default="tensorboard", metadata={"choices": lambda: _trackers()})
+    output: str | None = None
+    tag: str | None = None  # pretrained tag; default '<method>_t<T>_<dataset>'
+    log_with: str | None = field(default="tensorboard", metadata={"choices": lambda: _trackers()})
 
     def __post_init__(self) -> None:
         if self.log_with in ("none", ""):
@@ -129,15 +132,35 @@ class Recipe:
 #: Allowed ranges of numeric fields, one row per field: name -> (low, high, low_exclusive); None = unbounded.
 #: Choices live in each field's metadata ("choices": a tuple, or a callable returning one).
 FIELD_RANGES: dict[str, tuple] = {
-    "T": (1, None, False), "tau": (1.0, None, True), "epochs": (1, None, False), "teacher_epochs": (0, None, False),
-    "batch_size": (1, None, False), "grad_accum": (1, None, False), "img_size": (1, None, False),
-    "lr": (0.0, None, True), "weight_decay": (0.0, None, False), "momentum": (0.0, 1.0, False),
-    "warmup_epochs": (0, None, False), "warmup_lr": (0.0, None, False), "min_lr": (0.0, None, False),
-    "cooldown_epochs": (0, None, False), "decay_epochs": (0.0, None, True), "decay_rate": (0.0, None, True),
-    "seed": (0, None, False), "num_workers": (0, None, False), "max_steps_per_epoch": (0, None, False),
-    "reprob": (0.0, 1.0, False), "recount": (1, None, False), "mixup": (0.0, None, False), "cutmix": (0.0, None, False),
-    "mixup_prob": (0.0, 1.0, False), "mixup_switch_prob": (0.0, 1.0, False), "mixup_off_epoch": (0, None, False),
-    "smoothing": (0.0, 1.0, False), "teacher_input_size": (1, None, False), "single_step_noise": (0.0, None, False),
+    "T": (1, None, False),
+    "tau": (1.0, None, True),
+    "epochs": (1, None, False),
+    "teacher_epochs": (0, None, False),
+    "batch_size": (1, None, False),
+    "grad_accum": (1, None, False),
+    "img_size": (1, None, False),
+    "lr": (0.0, None, True),
+    "weight_decay": (0.0, None, False),
+    "momentum": (0.0, 1.0, False),
+    "warmup_epochs": (0, None, False),
+    "warmup_lr": (0.0, None, False),
+    "min_lr": (0.0, None, False),
+    "cooldown_epochs": (0, None, False),
+    "decay_epochs": (0.0, None, True),
+    "decay_rate": (0.0, None, True),
+    "seed": (0, None, False),
+    "num_workers": (0, None, False),
+    "max_steps_per_epoch": (0, None, False),
+    "reprob": (0.0, 1.0, False),
+    "recount": (1, None, False),
+    "mixup": (0.0, None, False),
+    "cutmix": (0.0, None, False),
+    "mixup_prob": (0.0, 1.0, False),
+    "mixup_switch_prob": (0.0, 1.0, False),
+    "mixup_off_epoch": (0, None, False),
+    "smoothing": (0.0, 1.0, False),
+    "teacher_input_size": (1, None, False),
+    "single_step_noise": (0.0, None, False),
 }
 _KINDS = {
     "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
@@ -171,11 +194,11 @@ def _field_kind(f: dataclasses.Field) -> tuple[str, bool]:
     text = str(f.type).replace(" ", "")
     optional = text.startswith("Optional[") or text.endswith("|None")
     if text.startswith("Optional["):
-        text = text[len("Optional["):-1]
+        text = text[len("Optional[") : -1]
     return text.removesuffix("|None"), optional
 
 
-def validate_fields(recipe: "Recipe") -> None:
+def validate_fields(recipe: Recipe) -> None:
     """Check every field's type, choices and range; one ValueError naming the field and what is allowed.
 
     New fields are covered by their annotation, a ``"choices"`` entry in their metadata and a row
@@ -192,10 +215,8 @@ def validate_fields(recipe: "Recipe") -> None:
                 continue
             raise ValueError(f"recipe field {f.name!r} must be {desc}, got null.")
         if kind == "float" and isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value)
-            except ValueError:
-                pass
         if ok is not None and not ok(value):
             raise ValueError(f"recipe field {f.name!r} must be {desc}, got {value!r} ({type(value).__name__}).")
         if kind == "float":
@@ -205,14 +226,24 @@ def validate_fields(recipe: "Recipe") -> None:
         choices = choices() if callable(choices) else choices
         if choices is not None and value not in choices:
             close = difflib.get_close_matches(str(value), [str(c) for c in choices if c is not None], n=3)
-            shown = list(choices) if len(choices) <= 12 else f"{[c for c in choices if c is not None][:12]} ... ({len(choices)} in all)"
-            raise ValueError(f"recipe field {f.name!r} is {value!r}; choose one of {shown}."
-                             + (f" Close matches: {close}." if close else ""))
+            shown = (
+                list(choices)
+                if len(choices) <= 12
+                else f"{[c for c in choices if c is not None][:12]} ... ({len(choices)} in all)"
+            )
+            raise ValueError(
+                f"recipe field {f.name!r} is {value!r}; choose one of {shown}."
+                + (f" Close matches: {close}." if close else "")
+            )
         if f.name in FIELD_RANGES:
             low, high, exclusive = FIELD_RANGES[f.name]
-            if (low is not None and (value < low or (exclusive and value == low))) or (high is not None and value > high):
-                rule = " and ".join(([f"{'>' if exclusive else '>='} {low}"] if low is not None else [])
-                                    + ([f"<= {high}"] if high is not None else []))
+            if (low is not None and (value < low or (exclusive and value == low))) or (
+                high is not None and value > high
+            ):
+                rule = " and ".join(
+                    ([f"{'>' if exclusive else '>='} {low}"] if low is not None else [])
+                    + ([f"<= {high}"] if high is not None else [])
+                )
                 raise ValueError(f"recipe field {f.name!r} must be {rule}, got {value!r}.")
 
 
@@ -242,7 +273,9 @@ def _parse_dict(text: str) -> dict:
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
-            raise argparse.ArgumentTypeError(f"not valid JSON ({e}); write it as '{{\"key\": value}}' or key=value,key=value")
+            raise argparse.ArgumentTypeError(
+                f"not valid JSON ({e}); write it as '{{\"key\": value}}' or key=value,key=value"
+            ) from e
     out = {}
     for item in filter(None, text.split(",")):
         key, sep, value = item.partition("=")
@@ -271,7 +304,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"(recipe field {f.name})")
 
 
-def load_recipe(path: Optional[Union[str, Path]] = None, overrides: Optional[dict] = None) -> Recipe:
+def load_recipe(path: str | Path | None = None, overrides: dict | None = None) -> Recipe:
     """Recipe from a YAML file (or the defaults) with ``overrides`` applied on top."""
     values: dict[str, Any] = {}
     if path is not None:
@@ -284,8 +317,10 @@ def load_recipe(path: Optional[Union[str, Path]] = None, overrides: Optional[dic
             mark = getattr(e, "problem_mark", None)
             where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ValueError(f"Recipe {str(path)!r} is not valid YAML ({problem} at{where or ' an unknown place'}); "
-                             f"fix the syntax there.") from e
+            raise ValueError(
+                f"Recipe {str(path)!r} is not valid YAML ({problem} at{where or ' an unknown place'}); "
+                f"fix the syntax there."
+            ) from e
         if not isinstance(values, dict):
             raise ValueError(f"Recipe {str(path)!r} must be a mapping of field: value, got a {type(values).__name__}.")
         known = {f.name for f in fields(Recipe)}

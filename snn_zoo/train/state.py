@@ -1,4 +1,5 @@
 """Atomic, resumable run state on top of accelerate's save_state/load_state."""
+
 from __future__ import annotations
 
 import csv
@@ -6,7 +7,6 @@ import io
 import json
 import shutil
 from pathlib import Path
-from typing import Optional
 
 from accelerate import Accelerator
 
@@ -41,7 +41,7 @@ def save_run_state(accelerator: Accelerator, output: Path, meta: dict) -> None:
     accelerator.wait_for_everyone()
 
 
-def find_run_state(output: Path) -> Optional[Path]:
+def find_run_state(output: Path) -> Path | None:
     """The last complete state folder, also after a kill between the two renames above."""
     for name in (STATE_DIR, f"{STATE_DIR}.old"):
         candidate = output / name

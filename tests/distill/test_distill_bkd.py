@@ -1,4 +1,5 @@
 """BKDLoss: closed form, blur mask semantics, gradients, shapes."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -81,8 +82,10 @@ def test_align_only_when_channels_differ():
     assert restore[0].kernel_size == (3, 3) and restore[0].in_channels == 16
 
 
-@pytest.mark.parametrize("s_shape,t_shape", [((2, 4, 2), (2, 4, 2, 2)), ((2, 4), (2, 4, 2, 2)),
-                                             ((2, 5, 2, 2), (2, 4, 2, 2)), ((2, 4, 2, 2), (2, 3))])
+@pytest.mark.parametrize(
+    "s_shape,t_shape",
+    [((2, 4, 2), (2, 4, 2, 2)), ((2, 4), (2, 4, 2, 2)), ((2, 5, 2, 2), (2, 4, 2, 2)), ((2, 4, 2, 2), (2, 3))],
+)
 def test_shape_errors_name_both_shapes(s_shape, t_shape):
     with pytest.raises(ValueError) as err:
         BKDLoss(4, 4)(torch.zeros(s_shape), torch.zeros(t_shape))

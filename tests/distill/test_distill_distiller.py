@@ -1,4 +1,5 @@
 """Distiller: frozen teacher, error checks, method terms."""
+
 import pytest
 import timm
 import torch

@@ -1,4 +1,5 @@
 """kd_loss, wsld_loss, hetero_kd_loss against values computed with plain math."""
+
 import math
 
 import pytest
@@ -22,7 +23,7 @@ def kl(p, q):
 
 def test_kd_loss_hand_computed():
     tau = 2.0
-    expected = sum(kl(softmax(t, tau), softmax(s, tau)) for s, t in zip(S, T)) / 2 * tau ** 2
+    expected = sum(kl(softmax(t, tau), softmax(s, tau)) for s, t in zip(S, T)) / 2 * tau**2
     got = kd_loss(torch.tensor(S), torch.tensor(T), tau)
     assert got.item() == pytest.approx(expected, rel=1e-5)
 
@@ -45,7 +46,7 @@ def test_wsld_loss_hand_computed():
         ce_s, ce_t = -math.log(softmax(s)[y]), -math.log(softmax(t)[y])
         weight = 1 - math.exp(-max(ce_s / (ce_t + 1e-7), 0.0))
         per_sample.append(weight * soft)
-    expected = tau ** 2 * sum(per_sample) / len(per_sample)
+    expected = tau**2 * sum(per_sample) / len(per_sample)
     got = wsld_loss(torch.tensor(S), torch.tensor(T), torch.tensor(Y), tau=tau)
     assert got.item() == pytest.approx(expected, rel=1e-5)
 

@@ -1,4 +1,5 @@
 """Noisy single-step training hooks."""
+
 import torch
 
 import snn_zoo
@@ -39,8 +40,11 @@ def test_no_noise_at_multi_step():
 
 def test_noise_on_input_equals_noise_on_membrane():
     sigma, x = 0.3, torch.linspace(0.0, 3.0, 200).reshape(1, 200)
-    for neuron, gain in ((IFNode(), 1.0), (LIFNode(tau=2.0, decay_input=True), 0.5),
-                         (LIFNode(tau=2.0, decay_input=False), 1.0)):
+    for neuron, gain in (
+        (IFNode(), 1.0),
+        (LIFNode(tau=2.0, decay_input=True), 0.5),
+        (LIFNode(tau=2.0, decay_input=False), 1.0),
+    ):
         gen = torch.Generator().manual_seed(7)
         with noisy_single_step(neuron, sigma, generator=gen):
             spikes = neuron(x)

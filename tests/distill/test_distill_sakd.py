@@ -1,4 +1,5 @@
 """SAKD: ANN -> SNN weight transfer and the stage feature loss."""
+
 import pytest
 import timm
 import torch

@@ -1,4 +1,5 @@
 """benchmark_model at toy size (modes, memory, floor), spikingjelly parity, the scripts' CLIs."""
+
 import importlib.util
 import sys
 from pathlib import Path
@@ -28,18 +29,35 @@ def test_benchmark_model_toy_size():
     assert r["train_peak_mem_mb"] is None or r["train_peak_mem_mb"] >= 0
     only = benchmark_model("spiking_cnn_tiny", T=1, batch_size=2, num_warm_iter=0, num_bench_iter=1, train=False)
     assert "train_samples_per_sec" not in only and only["infer_step_time_ms"] > 0
-    pair = benchmark_models({"a": "spiking_cnn_tiny", "b": "spiking_cnn_small"}, T=1, batch_size=2,
-                            num_warm_iter=0, num_bench_iter=2, train=False, measure_memory=False)
+    pair = benchmark_models(
+        {"a": "spiking_cnn_tiny", "b": "spiking_cnn_small"},
+        T=1,
+        batch_size=2,
+        num_warm_iter=0,
+        num_bench_iter=2,
+        train=False,
+        measure_memory=False,
+    )
     assert pair["a"]["param_count"] < pair["b"]["param_count"] and pair["b"]["infer_step_time_ms_median"] > 0
 
 
 def test_modes_and_floor():
     floor, T = relu_floor("spiking_cnn_tiny", T=3)
     assert T == 3 and floor.neuron == "relu"
-    modes = {"bf16": RunMode(amp_dtype=torch.bfloat16, channels_last=True, grad_checkpointing="packed"),
-             "floor": RunMode()}
-    rows = benchmark_models({"bf16": "spiking_cnn_tiny", "floor": floor}, T=3, batch_size=2, num_warm_iter=0,
-                            num_bench_iter=1, modes=modes, batch_sizes={"floor": 6}, measure_memory=False)
+    modes = {
+        "bf16": RunMode(amp_dtype=torch.bfloat16, channels_last=True, grad_checkpointing="packed"),
+        "floor": RunMode(),
+    }
+    rows = benchmark_models(
+        {"bf16": "spiking_cnn_tiny", "floor": floor},
+        T=3,
+        batch_size=2,
+        num_warm_iter=0,
+        num_bench_iter=1,
+        modes=modes,
+        batch_sizes={"floor": 6},
+        measure_memory=False,
+    )
     assert rows["bf16"]["mode"] == "eager+bfloat16+channels_last+ckpt-packed"
     assert rows["floor"]["batch_size"] == 6 and rows["floor"]["T"] == 1
 
@@ -85,16 +103,42 @@ def test_benchmark_script(capsys, tmp_path):
         module.main(["--help"])
     out = capsys.readouterr().out
     assert e.value.code == 0
-    for flag in ("--compare", "--kd-overhead", "--compile", "--amp", "--channels-last", "--grad-checkpointing",
-                 "--floor", "--modes", "--readme"):
+    for flag in (
+        "--compare",
+        "--kd-overhead",
+        "--compile",
+        "--amp",
+        "--channels-last",
+        "--grad-checkpointing",
+        "--floor",
+        "--modes",
+        "--readme",
+    ):
         assert flag in out
     assert module.parse_mode("compile+bf16+ckpt-block") == RunMode(True, torch.bfloat16, False, "block")
     with pytest.raises(ValueError, match="unknown part"):
         module.parse_mode("eager+fp8")
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{module.README_START}\nold\n{module.README_END}\nrest\n")
-    rc = module.main(["--model", "spiking_cnn_tiny", "--T", "2", "-b", "2", "--num-warm-iter", "0", "--num-bench-iter",
-                      "1", "--floor", "--modes", "eager,eager+bf16", "--readme", str(readme)])
+    rc = module.main(
+        [
+            "--model",
+            "spiking_cnn_tiny",
+            "--T",
+            "2",
+            "-b",
+            "2",
+            "--num-warm-iter",
+            "0",
+            "--num-bench-iter",
+            "1",
+            "--floor",
+            "--modes",
+            "eager,eager+bf16",
+            "--readme",
+            str(readme),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "ReLU floor" in out
     text = readme.read_text()

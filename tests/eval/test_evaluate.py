@@ -1,4 +1,5 @@
 """evaluate(): known predictions give known top-1 / top-5 / loss, with and without accelerate."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -26,7 +27,7 @@ def _loader(targets, batch_size):
 
 
 # 7 classes; the target's rank among the logits is 1, 1, 2, 5, 6, 7 for the six samples.
-TABLE = torch.tensor([[7., 6, 5, 4, 3, 2, 1]] * 6)
+TABLE = torch.tensor([[7.0, 6, 5, 4, 3, 2, 1]] * 6)
 TARGETS = [0, 0, 1, 4, 5, 6]
 
 
@@ -39,7 +40,7 @@ def test_known_top1_top5_and_loss():
 
 
 def test_top5_clamps_to_num_classes_and_max_batches():
-    table = torch.tensor([[3., 2, 1]] * 6)
+    table = torch.tensor([[3.0, 2, 1]] * 6)
     out = evaluate(TableModel(table), _loader([0, 1, 2, 2, 1, 0], batch_size=2), max_batches=2, progress=False)
     assert out["num_samples"] == 4
     assert out["top1"] == 25.0 and out["top5"] == 100.0

@@ -19,10 +19,11 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 logger = logging.getLogger(__name__)
@@ -231,11 +232,25 @@ class LocalHubServer:
         commit = repo.resolve(req.args.get("rev", "main"))
         files = sorted(commit.files.items())
         siblings = [{"rfilename": path, "size": len(data), "blobId": git_blob_sha(data)} for path, data in files]
-        return 200, {
-            "id": repo.repo_id, "modelId": repo.repo_id, "author": repo.repo_id.split("/")[0], "sha": commit.oid,
-            "private": repo.private, "disabled": False, "gated": False, "downloads": 0, "likes": 0, "tags": [],
-            "createdAt": repo.created_at, "lastModified": commit.date, "siblings": siblings,
-        }, {}
+        return (
+            200,
+            {
+                "id": repo.repo_id,
+                "modelId": repo.repo_id,
+                "author": repo.repo_id.split("/")[0],
+                "sha": commit.oid,
+                "private": repo.private,
+                "disabled": False,
+                "gated": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": [],
+                "createdAt": repo.created_at,
+                "lastModified": commit.date,
+                "siblings": siblings,
+            },
+            {},
+        )
 
     def _tree(self, req: Request) -> Response:
         commit = self._repo(req).resolve(req.args["rev"])
@@ -246,7 +261,7 @@ class LocalHubServer:
         for path, data in sorted(commit.files.items()):
             if not path.startswith(prefix):
                 continue
-            parts = path[len(prefix):].split("/")
+            parts = path[len(prefix) :].split("/")
             # A recursive listing has every ancestor folder of a file, a flat one only the first level.
             for depth in range(1, len(parts) if recursive else min(len(parts), 2)):
                 folder = prefix + "/".join(parts[:depth])
@@ -268,8 +283,15 @@ class LocalHubServer:
         commit: Commit | None = repo.resolve(req.args["rev"])
         history = []
         while commit is not None:
-            history.append({"id": commit.oid, "title": commit.title, "message": commit.message,
-                            "date": commit.date, "authors": [{"user": DEFAULT_USER}]})
+            history.append(
+                {
+                    "id": commit.oid,
+                    "title": commit.title,
+                    "message": commit.message,
+                    "date": commit.date,
+                    "authors": [{"user": DEFAULT_USER}],
+                }
+            )
             commit = repo.commits[commit.parent] if commit.parent else None
         return 200, history, {}
 
@@ -279,8 +301,10 @@ class LocalHubServer:
         commit = self._repo(req).resolve(req.args["rev"])
         remote = {path: git_blob_sha(data) for path, data in commit.files.items()}
         # The "oid" of an identical committed file lets the client drop no-op additions, like on the Hub.
-        files = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": remote.get(f["path"])}
-                 for f in req.json().get("files", [])]
+        files = [
+            {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": remote.get(f["path"])}
+            for f in req.json().get("files", [])
+        ]
         return 200, {"files": files, "commitOid": commit.oid}, {}
 
     def _commit(self, req: Request) -> Response:

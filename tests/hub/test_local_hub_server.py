@@ -76,9 +76,7 @@ def test_revisions_branches_and_tags(local_hub, tmp_path: Path) -> None:
     api = HfApi()
     api.create_repo("org/tiny")
     first = api.upload_folder(repo_id="org/tiny", folder_path=tmp_path / "model").oid
-    second = api.upload_file(
-        path_or_fileobj=b'{"num_classes": 10}', path_in_repo="config.json", repo_id="org/tiny"
-    ).oid
+    second = api.upload_file(path_or_fileobj=b'{"num_classes": 10}', path_in_repo="config.json", repo_id="org/tiny").oid
     assert second != first
 
     assert Path(hf_hub_download("org/tiny", "config.json", revision=first)).read_text() == json.dumps(

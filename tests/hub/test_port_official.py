@@ -1,4 +1,5 @@
 """hub_scripts/port_official.py: an official checkpoint -> a run folder push_to_hub.py publishes unchanged."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -31,8 +32,16 @@ def port_official():
 
 def test_run_folder_publishes_and_reloads(tmp_path, port_official):
     out = tmp_path / "run"
-    rc = port_official.main(["sew_resnet18.sew_in1k", str(FIXTURES / "sew_resnet18_sew_official.pth"),
-                             "--output", str(out), "--model-kwargs", json.dumps(TINY)])
+    rc = port_official.main(
+        [
+            "sew_resnet18.sew_in1k",
+            str(FIXTURES / "sew_resnet18_sew_official.pth"),
+            "--output",
+            str(out),
+            "--model-kwargs",
+            json.dumps(TINY),
+        ]
+    )
     assert rc == 0
     assert {"model.safetensors", "config.json", "README.md", "results.json"} <= {p.name for p in out.iterdir()}
     card = (out / "README.md").read_text()
@@ -50,8 +59,10 @@ def test_run_folder_publishes_and_reloads(tmp_path, port_official):
 
     # push_to_hub.py stages it unchanged (dry run: nothing leaves the machine)
     staged = tmp_path / "staged"
-    assert _script("push_to_hub").main([str(out), "--repo-id", "snn-zoo/sew_resnet18.sew_in1k",
-                                        "--dry-run", str(staged)]) == 0
+    assert (
+        _script("push_to_hub").main([str(out), "--repo-id", "snn-zoo/sew_resnet18.sew_in1k", "--dry-run", str(staged)])
+        == 0
+    )
     for name in ("model.safetensors", "config.json", "README.md", "results.json"):
         assert (staged / name).read_bytes() == (out / name).read_bytes(), name
 
@@ -65,9 +76,24 @@ def test_measures_on_an_image_folder(tmp_path, port_official):
             pixels = (torch.rand(40, 40, 3, generator=gen) * 255).to(torch.uint8).numpy()
             Image.fromarray(pixels).save(val / f"class{c}" / f"{i}.png")
     out = tmp_path / "run"
-    rc = port_official.main(["sew_resnet18.sew_in1k", str(FIXTURES / "sew_resnet18_sew_official.pth"), "--output",
-                             str(out), "--data-dir", str(val), "--workers", "0", "--batch-size", "7",
-                             "--energy-samples", "4", "--model-kwargs", json.dumps(TINY)])
+    rc = port_official.main(
+        [
+            "sew_resnet18.sew_in1k",
+            str(FIXTURES / "sew_resnet18_sew_official.pth"),
+            "--output",
+            str(out),
+            "--data-dir",
+            str(val),
+            "--workers",
+            "0",
+            "--batch-size",
+            "7",
+            "--energy-samples",
+            "4",
+            "--model-kwargs",
+            json.dumps(TINY),
+        ]
+    )
     assert rc == 0
     measured = json.loads((out / "results.json").read_text())["measured"]
     assert measured["num_samples"] == 14 and 0 <= measured["top1"] <= 100 and measured["top5"] >= measured["top1"]
@@ -78,10 +104,25 @@ def test_measures_on_an_image_folder(tmp_path, port_official):
 
 
 def test_bad_tag_and_bad_checkpoint(tmp_path, port_official, capsys):
-    assert port_official.main(["sew_resnet18", str(FIXTURES / "sew_resnet18_sew_official.pth"),
-                               "--output", str(tmp_path / "a")]) == 2
+    assert (
+        port_official.main(
+            ["sew_resnet18", str(FIXTURES / "sew_resnet18_sew_official.pth"), "--output", str(tmp_path / "a")]
+        )
+        == 2
+    )
     assert "not a ported official checkpoint" in capsys.readouterr().err
-    assert port_official.main(["sew_resnet18.sew_in1k", str(FIXTURES / "spikformer_8_384_official.pth.tar"),
-                               "--output", str(tmp_path / "b"), "--model-kwargs", json.dumps(TINY)]) == 2
+    assert (
+        port_official.main(
+            [
+                "sew_resnet18.sew_in1k",
+                str(FIXTURES / "spikformer_8_384_official.pth.tar"),
+                "--output",
+                str(tmp_path / "b"),
+                "--model-kwargs",
+                json.dumps(TINY),
+            ]
+        )
+        == 2
+    )
     assert "Spikformer" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()

@@ -1,4 +1,5 @@
 """A shipped checkpoint published to the (local) Hub loads through its registered 'arch.tag'."""
+
 from pathlib import Path
 
 import torch

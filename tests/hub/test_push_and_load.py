@@ -3,6 +3,7 @@
 Everything talks HTTP to ``LocalHubServer`` (see conftest.py's ``local_hub``); nothing in the client
 is mocked. Subprocesses (offline mode, the CLI) inherit the fixture's HF_* environment.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,8 +11,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import timm
@@ -33,14 +34,27 @@ TAG_NAME = "spiking_cnn_tiny.test_t2_digits"
 TAG_REPO = f"snn-zoo/{TAG_NAME}"
 
 RESULTS = {
-    "name": "spiking_cnn_tiny.t2_digits", "model": "spiking_cnn_tiny", "dataset": "digits", "method": "kd",
-    "top1": 91.234, "top5": 99.5, "T": 2, "neuron": "lif", "param_count": 6922, "teacher": "resnet18",
-    "teacher_hub_id": "timm/resnet18.a1_in1k", "teacher_top1": 95.1, "seed": 0, "epochs": 3,
-    "recipe": "digits_kd", "command": "python hub_scripts/distill.py --config digits_kd",
+    "name": "spiking_cnn_tiny.t2_digits",
+    "model": "spiking_cnn_tiny",
+    "dataset": "digits",
+    "method": "kd",
+    "top1": 91.234,
+    "top5": 99.5,
+    "T": 2,
+    "neuron": "lif",
+    "param_count": 6922,
+    "teacher": "resnet18",
+    "teacher_hub_id": "timm/resnet18.a1_in1k",
+    "teacher_top1": 95.1,
+    "seed": 0,
+    "epochs": 3,
+    "recipe": "digits_kd",
+    "command": "python hub_scripts/distill.py --config digits_kd",
 }
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
 
 def _tiny(seed: int = 0, arch: str = "spiking_cnn_tiny") -> torch.nn.Module:
     torch.manual_seed(seed)
@@ -112,10 +126,20 @@ def _load_cli():
 
 def register_test_tag() -> None:
     """Register 'spiking_cnn_tiny.test_t2_digits' like a module's default_cfgs entry would."""
-    add_pretrained_tag(TAG_NAME, snn_cfg(
-        hf_hub_id=TAG_REPO, num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0,
-        first_conv="stem.conv", classifier="fc", snn_args=dict(T=2),
-    ))
+    add_pretrained_tag(
+        TAG_NAME,
+        snn_cfg(
+            hf_hub_id=TAG_REPO,
+            num_classes=10,
+            input_size=(1, 8, 8),
+            mean=(0.0,),
+            std=(1.0,),
+            crop_pct=1.0,
+            first_conv="stem.conv",
+            classifier="fc",
+            snn_args=dict(T=2),
+        ),
+    )
 
 
 @pytest.fixture
@@ -128,6 +152,7 @@ def test_tag() -> Iterator[str]:
 
 
 # -- round trips -----------------------------------------------------------------------------------
+
 
 def test_push_then_load_with_snn_zoo_and_timm(local_hub) -> None:
     model = _tiny(0)
@@ -250,11 +275,21 @@ def test_offline_uses_cache_and_explains_missing_files(local_hub, tmp_path: Path
     torch.save((_x(), _out(model)), tmp_path / "io.pt")
     n_requests = len(local_hub.requests)
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9",  # nothing listens there
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_ENDPOINT": "http://127.0.0.1:9",  # nothing listens there
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     assert env["HF_HUB_CACHE"].startswith(str(tmp_path))  # the fixture's cache, inherited
-    proc = subprocess.run([sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "io.pt")], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "io.pt")],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["same"] is True
@@ -267,6 +302,7 @@ def test_offline_uses_cache_and_explains_missing_files(local_hub, tmp_path: Path
 
 
 # -- bad input -------------------------------------------------------------------------------------
+
 
 def test_missing_safetensors(local_hub, tmp_path: Path) -> None:
     files = _folder_bytes(_tiny(), tmp_path, "good")
@@ -313,7 +349,9 @@ def test_wrong_tensor_shapes(local_hub, tmp_path: Path) -> None:
     assert local_hub.requests == []
 
     _upload_raw(local_hub, "snn-zoo/mismatch", {p.name: p.read_bytes() for p in run.iterdir()})
-    with pytest.raises(CheckpointError, match="(?s)config.json of Hub repo 'snn-zoo/mismatch'.*size mismatch for stem.conv.weight"):
+    with pytest.raises(
+        CheckpointError, match="(?s)config.json of Hub repo 'snn-zoo/mismatch'.*size mismatch for stem.conv.weight"
+    ):
         snn_zoo.create_model("hf-hub:snn-zoo/mismatch", pretrained=True)
 
 
@@ -338,8 +376,11 @@ def test_pickle_only_repo_needs_allow_pickle(local_hub, tmp_path: Path) -> None:
     model = _tiny(5)
     files = _folder_bytes(model, tmp_path, "good")
     torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
-    _upload_raw(local_hub, "snn-zoo/pickle-only",
-                {"config.json": files["config.json"], "pytorch_model.bin": (tmp_path / "pytorch_model.bin").read_bytes()})
+    _upload_raw(
+        local_hub,
+        "snn-zoo/pickle-only",
+        {"config.json": files["config.json"], "pytorch_model.bin": (tmp_path / "pytorch_model.bin").read_bytes()},
+    )
     with pytest.raises(CheckpointError, match=r"only has pickle weights \['pytorch_model.bin'\].*allow_pickle=True"):
         snn_zoo.create_model("hf-hub:snn-zoo/pickle-only", pretrained=True)
     loaded = snn_zoo.create_model("hf-hub:snn-zoo/pickle-only", pretrained=True, allow_pickle=True)
@@ -355,6 +396,7 @@ def test_push_without_token_sends_nothing(local_hub, monkeypatch: pytest.MonkeyP
 
 
 # -- the CLI ---------------------------------------------------------------------------------------
+
 
 def test_cli_dry_run_stages_exactly_the_upload(local_hub, tmp_path: Path, capsys) -> None:
     cli = _load_cli()
@@ -432,12 +474,28 @@ def test_cli_errors_are_one_line_and_exit_2(local_hub, tmp_path: Path, capsys, m
 def test_cli_real_push(local_hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = _tiny(0)
     run = _make_run_dir(tmp_path / "run", model)
-    env = {**os.environ, "HF_TOKEN": local_hub.token,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "HF_TOKEN": local_hub.token,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "hub_scripts" / "push_to_hub.py"), str(run), "--repo-id", "snn-zoo/cli",
-         "--private", "--revision", "v2", "--commit-message", "CLI push"],
-        env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(REPO_ROOT / "hub_scripts" / "push_to_hub.py"),
+            str(run),
+            "--repo-id",
+            "snn-zoo/cli",
+            "--private",
+            "--revision",
+            "v2",
+            "--commit-message",
+            "CLI push",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert local_hub.token not in proc.stdout + proc.stderr
@@ -457,6 +515,7 @@ def test_cli_real_push(local_hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 # -- model card ------------------------------------------------------------------------------------
+
 
 def test_model_card_front_matter(local_hub, tmp_path: Path) -> None:
     content = render_model_card(RESULTS, repo_id="snn-zoo/tiny")

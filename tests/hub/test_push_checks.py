@@ -1,4 +1,5 @@
 """push_to_hub / push_to_hub.py on bad input and failures (issue 11): one error line, exit 2, nothing sent."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli():
-    spec = importlib.util.spec_from_file_location("push_to_hub_cli_checks", REPO_ROOT / "hub_scripts" / "push_to_hub.py")
+    spec = importlib.util.spec_from_file_location(
+        "push_to_hub_cli_checks", REPO_ROOT / "hub_scripts" / "push_to_hub.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,4 +1,5 @@
 """snn_zoo.io: the one checkpoint layer (finding, reading, validating, loading, atomic writing)."""
+
 from __future__ import annotations
 
 import argparse
@@ -35,12 +36,15 @@ def _tiny(seed: int = 0) -> torch.nn.Module:
 
 
 # -- config.json --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, message", [
-    ('{"architecture": "spiking_cnn_tiny", "num_cl', "not valid JSON"),
-    ('["spiking_cnn_tiny"]', "holds a JSON list, not an object"),
-    ('{"architecture": "resnet18"}', "names architecture 'resnet18', which is not an snn_zoo model"),
-    ('{"architecture": "spiking_cnn_tiny", "model_args": 3}', "'model_args' must be an object"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"architecture": "spiking_cnn_tiny", "num_cl', "not valid JSON"),
+        ('["spiking_cnn_tiny"]', "holds a JSON list, not an object"),
+        ('{"architecture": "resnet18"}', "names architecture 'resnet18', which is not an snn_zoo model"),
+        ('{"architecture": "spiking_cnn_tiny", "model_args": 3}', "'model_args' must be an object"),
+    ],
+)
 def test_bad_config_names_the_file(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "config.json").write_text(text)
     with pytest.raises(CheckpointError, match=message) as e:
@@ -75,7 +79,7 @@ def test_malformed_and_truncated_safetensors_name_the_file(tmp_path: Path) -> No
 def test_non_finite_tensors_are_named_everywhere(tmp_path: Path) -> None:
     model = _tiny()
     state = {k: v.clone().contiguous() for k, v in model.state_dict().items()}
-    state["fc.weight"][0, :250 // 10] = float("nan")
+    state["fc.weight"][0, : 250 // 10] = float("nan")
     bn = next(k for k in state if k.endswith("running_var"))
     state[bn][0] = float("inf")
     save_pretrained(model, tmp_path)
@@ -105,15 +109,19 @@ def test_pickles_read_with_a_narrow_allowlist(tmp_path: Path) -> None:
     state = model.state_dict()
     ema = {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}
     # timm-style .pth.tar: state_dict + EMA + argparse args (the allowlisted metadata).
-    torch.save({"epoch": 3, "arch": "x", "args": argparse.Namespace(lr=0.1), "state_dict": state,
-                "state_dict_ema": ema}, tmp_path / "checkpoint.pth.tar")
+    torch.save(
+        {"epoch": 3, "arch": "x", "args": argparse.Namespace(lr=0.1), "state_dict": state, "state_dict_ema": ema},
+        tmp_path / "checkpoint.pth.tar",
+    )
     got = read_state_dict(tmp_path / "checkpoint.pth.tar")
     assert torch.equal(got["fc.weight"], ema["fc.weight"])  # timm's order: the EMA weights first
     raw = read_state_dict(tmp_path / "checkpoint.pth.tar", use_ema=False)
     assert torch.equal(raw["fc.weight"], state["fc.weight"])
     # SEW-style .pth: {'model': ...} with DDP 'module.' prefixes.
-    torch.save({"model": collections.OrderedDict((f"module.{k}", v) for k, v in state.items()), "epoch": 1},
-               tmp_path / "sew.pth")
+    torch.save(
+        {"model": collections.OrderedDict((f"module.{k}", v) for k, v in state.items()), "epoch": 1},
+        tmp_path / "sew.pth",
+    )
     fresh = _tiny(4)
     assert load_weights(fresh, tmp_path / "sew.pth", allow_pickle=True).name == "sew.pth"
     assert torch.equal(fresh.fc.weight, model.fc.weight)
@@ -169,8 +177,12 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
             (tmp / "x").write_text("1")
     finally:
         os.umask(old)
-    for path in (tmp_path / "a.json", tmp_path / "run" / "model.safetensors", tmp_path / "run" / "config.json",
-                 tmp_path / "state" / "x"):
+    for path in (
+        tmp_path / "a.json",
+        tmp_path / "run" / "model.safetensors",
+        tmp_path / "run" / "config.json",
+        tmp_path / "state" / "x",
+    ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o755
 
@@ -197,10 +209,9 @@ def test_disk_full_says_so_and_keeps_the_old_file(tmp_path: Path, monkeypatch: p
 def test_atomic_directory_swaps_whole(tmp_path: Path) -> None:
     with atomic_directory(tmp_path / "state") as tmp:
         (tmp / "a").write_text("1")
-    with pytest.raises(RuntimeError):
-        with atomic_directory(tmp_path / "state") as tmp:
-            (tmp / "a").write_text("2")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_directory(tmp_path / "state") as tmp:
+        (tmp / "a").write_text("2")
+        raise RuntimeError("killed")
     assert (tmp_path / "state" / "a").read_text() == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
 

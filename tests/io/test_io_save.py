@@ -1,4 +1,5 @@
 """save_pretrained / atomic writes: what lands on disk, and what a failed write leaves behind."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """energy_report against hand-computed counts (spikingjelly op_counter conventions, E_MAC 4.6 pJ / E_AC 0.9 pJ)."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -121,7 +122,11 @@ def test_ann_macs_equal_maccounter_on_the_relu_twin_and_snn_is_cheaper():
         twin(x)
     assert rep.ann_macs == counter.get_total() / 3
     assert isinstance(rep, EnergyReport) and set(rep.firing_rates) == {
-        "stem.sn", "stage1.0.sn", "stage2.0.sn", "stage3.sn"}
+        "stem.sn",
+        "stage1.0.sn",
+        "stage2.0.sn",
+        "stage3.sn",
+    }
     assert 0 <= rep.mean_firing_rate < 0.5  # sparse
     assert rep.ann_energy_mj > rep.energy_mj > 0
     assert snn.training  # mode restored

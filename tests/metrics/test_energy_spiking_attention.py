@@ -1,4 +1,5 @@
 """Spike-driven attention is counted as additions only: hand counts on tiny attention layers."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """PNG plots: firing-rate bars and training curves."""
+
 import csv
 
 import pytest
@@ -13,8 +14,9 @@ def _is_png(path):
 
 
 def test_plot_firing_rates_writes_a_png(tmp_path):
-    out = plot_firing_rates({"stem.sn": 0.2, "stage1.0.sn": 0.05, "stage3.sn": 0.0}, tmp_path / "a" / "fr.png",
-                            title="tiny")
+    out = plot_firing_rates(
+        {"stem.sn": 0.2, "stage1.0.sn": 0.05, "stage3.sn": 0.0}, tmp_path / "a" / "fr.png", title="tiny"
+    )
     assert out == tmp_path / "a" / "fr.png" and _is_png(out)
 
 
@@ -28,8 +30,10 @@ def test_plot_firing_rates_rejects_bad_input(tmp_path):
 
 
 def test_plot_training_curves_from_rows_and_csv(tmp_path):
-    rows = [dict(epoch=e, train_loss=2.0 / e, val_loss=2.2 / e, val_top1=30.0 + 10 * e, val_top5=80.0, lr=0.1)
-            for e in (1, 2, 3)]
+    rows = [
+        dict(epoch=e, train_loss=2.0 / e, val_loss=2.2 / e, val_top1=30.0 + 10 * e, val_top5=80.0, lr=0.1)
+        for e in (1, 2, 3)
+    ]
     assert _is_png(plot_training_curves(rows, tmp_path / "rows.png"))
     log = tmp_path / "train_log.csv"
     with open(log, "w", newline="") as f:

@@ -1,4 +1,5 @@
 """SpikeCounter against spikes counted by hand."""
+
 import torch
 import torch.nn as nn
 
@@ -55,8 +56,11 @@ def test_zoo_model_train_eval_reset_and_manual_hooks():
     model = snn_zoo.create_model("spiking_cnn_tiny", T=3)
     x = torch.rand(5, 1, 8, 8) * 2
     manual = []
-    handles = [m.register_forward_hook(lambda m, i, o: manual.append(o.sum().item()))
-               for m in model.modules() if isinstance(m, MultiStepNeuron)]
+    handles = [
+        m.register_forward_hook(lambda m, i, o: manual.append(o.sum().item()))
+        for m in model.modules()
+        if isinstance(m, MultiStepNeuron)
+    ]
     counter = SpikeCounter(model)
     model.train()(x)
     model.eval()(x)

@@ -1,4 +1,5 @@
 """Shared checks of the timm model contract for the spiking-transformer family tests (tiny builds)."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ def fixture_max_diff(case: dict, **overrides) -> float:
     """Load an official fixture through timm's pretrained path; max |our logits - official logits|."""
     io = load_file(str(FIXTURES / case["io"]))
     file = str(FIXTURES / case["checkpoint"])
-    model = snn_zoo.create_model(case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=file),
-                                 **{**case["model_kwargs"], **overrides}).eval()
+    model = snn_zoo.create_model(
+        case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=file), **{**case["model_kwargs"], **overrides}
+    ).eval()
     with torch.no_grad():
         return (model(io["input"]) - io["logits"]).abs().max().item()
 

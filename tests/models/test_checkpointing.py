@@ -1,4 +1,5 @@
 """Gradient checkpointing per block (plain and with bit-packed spikes) gives plain BPTT's gradients."""
+
 from __future__ import annotations
 
 import pytest

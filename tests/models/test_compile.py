@@ -4,6 +4,7 @@ Each family is compiled with the ``aot_eager`` backend (dynamo's full-graph capt
 AOTAutograd's joint forward/backward trace through the neuron ops: what can break); one model
 goes through Inductor end to end.
 """
+
 from __future__ import annotations
 
 import importlib.util

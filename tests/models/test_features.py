@@ -4,6 +4,7 @@ Mirrors test_model_forward_features, test_model_forward_intermediates and
 test_model_forward_intermediates_features of timm's tests/test_models.py, then checks values:
 intermediates equal forward_features, pruning and stop_early keep them, NHWC is a permute.
 """
+
 from __future__ import annotations
 
 import math

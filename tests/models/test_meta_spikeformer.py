@@ -1,4 +1,5 @@
 """Meta-SpikeFormer (Spike-driven Transformer v2): parameter counts, official fixtures, timm contract."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,9 +21,14 @@ def _single_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name, paper_m", [
-    ("meta_spikeformer_15m", 15.1), ("meta_spikeformer_31m", 31.3), ("meta_spikeformer_55m", 55.4),
-])
+@pytest.mark.parametrize(
+    "name, paper_m",
+    [
+        ("meta_spikeformer_15m", 15.1),
+        ("meta_spikeformer_31m", 31.3),
+        ("meta_spikeformer_55m", 55.4),
+    ],
+)
 def test_param_count_matches_paper(name, paper_m):
     assert param_count(name) / 1e6 == pytest.approx(paper_m, rel=0.01)
 
@@ -74,8 +80,12 @@ def test_distilled_checkpoint_needs_the_distilled_model():
     case = next(c for c in fixture_cases("meta_spikeformer") if c["model_kwargs"].get("distilled"))
     kwargs = {k: v for k, v in case["model_kwargs"].items() if k != "distilled"}
     with pytest.raises(CheckpointError, match="distilled=True"):
-        snn_zoo.create_model(case["arch"], pretrained=True,
-                             pretrained_cfg_overlay=dict(file=str(FIXTURES / case["checkpoint"])), **kwargs)
+        snn_zoo.create_model(
+            case["arch"],
+            pretrained=True,
+            pretrained_cfg_overlay=dict(file=str(FIXTURES / case["checkpoint"])),
+            **kwargs,
+        )
 
 
 def test_the_distilled_tag_builds_two_heads():

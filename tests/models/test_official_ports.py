@@ -4,6 +4,7 @@ The fixtures (tests/fixtures/official, see its README) were made by running the 
 code at tiny sizes with random weights; each case names the snn_zoo architecture that must load the
 file as the authors saved it and reproduce their eval-mode logits.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,9 @@ CASES = [
 
 def _load(case: dict, **overrides) -> torch.nn.Module:
     kwargs = {**case["model_kwargs"], **overrides}
-    return snn_zoo.create_model(case["arch"], pretrained=True,
-                                pretrained_cfg_overlay=dict(file=str(FIXTURES / case["checkpoint"])), **kwargs).eval()
+    return snn_zoo.create_model(
+        case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=str(FIXTURES / case["checkpoint"])), **kwargs
+    ).eval()
 
 
 def _case(name: str) -> dict:
@@ -59,8 +61,9 @@ def test_own_safetensors_pass_through(tmp_path):
     model = _load(case)
     file = tmp_path / "model.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(file))
-    again = snn_zoo.create_model(case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=str(file)),
-                                 **case["model_kwargs"])
+    again = snn_zoo.create_model(
+        case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=str(file)), **case["model_kwargs"]
+    )
     for key, value in model.state_dict().items():
         assert torch.equal(value, again.state_dict()[key]), key
 
@@ -81,8 +84,12 @@ def _untouched(case: dict, expect: str, file: Path, **overrides):
     try:
         with pytest.raises(CheckpointError, match=expect):
             torch.manual_seed(0)
-            snn_zoo.create_model(case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=str(file)),
-                                 **{**case["model_kwargs"], **overrides})
+            snn_zoo.create_model(
+                case["arch"],
+                pretrained=True,
+                pretrained_cfg_overlay=dict(file=str(file)),
+                **{**case["model_kwargs"], **overrides},
+            )
     finally:
         torch.nn.Module.load_state_dict = original
     assert not copied, "load_state_dict ran before the error"
@@ -140,13 +147,19 @@ def test_other_head_size_says_num_classes():
 
 
 # -- ported tags, CML variants ------------------------------------------------------------------------
-@pytest.mark.parametrize("tag, case, sizes", [
-    ("sew_resnet18.sew_in1k", "sew_resnet18_sew_official", ("widths", "num_classes")),
-    ("spiking_resnet50.sew_in1k", "spiking_resnet50_sew_official", ("widths", "num_classes")),
-    ("sew_resnet50.sakd_in1k", "sew_resnet50_sakd_official", ("widths", "num_classes")),
-    ("spikingformer_cml_8_512.bkd_in1k", "spikingformer_cml_8_512_bkdsnn", ("embed_dim", "depth", "num_heads",
-                                                                             "num_classes")),
-])
+@pytest.mark.parametrize(
+    "tag, case, sizes",
+    [
+        ("sew_resnet18.sew_in1k", "sew_resnet18_sew_official", ("widths", "num_classes")),
+        ("spiking_resnet50.sew_in1k", "spiking_resnet50_sew_official", ("widths", "num_classes")),
+        ("sew_resnet50.sakd_in1k", "sew_resnet50_sakd_official", ("widths", "num_classes")),
+        (
+            "spikingformer_cml_8_512.bkd_in1k",
+            "spikingformer_cml_8_512_bkdsnn",
+            ("embed_dim", "depth", "num_heads", "num_classes"),
+        ),
+    ],
+)
 def test_tag_alone_sets_the_official_forward(tag, case, sizes):
     """The tag's cfg carries the authors' neuron and T: only the (tiny) sizes are passed here."""
     case = _case(case)
@@ -164,10 +177,17 @@ def test_ported_tags_listed_with_provenance():
     ported = ported_weights()
     listed = set(snn_zoo.list_pretrained())
     expected = {f"sew_resnet{d}.sew_in1k" for d in (18, 34, 50, 101, 152)} | {
-        "spikformer_8_384.official_in1k", "spikformer_8_512.official_in1k", "spikformer_8_768.official_in1k",
-        "spikformer_4_384_cifar.official_cifar10", "spikingformer_8_768.official_in1k",
-        "spikingformer_4_384_cifar.official_cifar10", "spikingformer_cml_8_768.bkd_in1k",
-        "spikingformer_cml_4_384_cifar.bkd_cifar100", "sew_resnet50.bkd_in1k", "sew_resnet50.sakd_in1k"}
+        "spikformer_8_384.official_in1k",
+        "spikformer_8_512.official_in1k",
+        "spikformer_8_768.official_in1k",
+        "spikformer_4_384_cifar.official_cifar10",
+        "spikingformer_8_768.official_in1k",
+        "spikingformer_4_384_cifar.official_cifar10",
+        "spikingformer_cml_8_768.bkd_in1k",
+        "spikingformer_cml_4_384_cifar.bkd_cifar100",
+        "sew_resnet50.bkd_in1k",
+        "sew_resnet50.sakd_in1k",
+    }
     assert expected <= set(ported) <= listed
     import timm
 
@@ -178,22 +198,32 @@ def test_ported_tags_listed_with_provenance():
         assert info["snn_args"]["T"] == 4 and info["snn_args"]["neuron"] in ("if", "lif")
 
 
-@pytest.mark.parametrize("arch, params", [
-    ("spikingformer_cml_8_384", 16.81), ("spikingformer_cml_8_512", 29.68), ("spikingformer_cml_8_768", 66.34),
-    ("spikingformer_cml_4_256_cifar", 4.15), ("spikingformer_cml_2_384_cifar", 5.76),
-    ("spikingformer_cml_4_384_cifar", 9.32), ("spikformer_cml_4_384_cifar", 9.32),
-])
+@pytest.mark.parametrize(
+    "arch, params",
+    [
+        ("spikingformer_cml_8_384", 16.81),
+        ("spikingformer_cml_8_512", 29.68),
+        ("spikingformer_cml_8_768", 66.34),
+        ("spikingformer_cml_4_256_cifar", 4.15),
+        ("spikingformer_cml_2_384_cifar", 5.76),
+        ("spikingformer_cml_4_384_cifar", 9.32),
+        ("spikformer_cml_4_384_cifar", 9.32),
+    ],
+)
 def test_cml_parameter_counts(arch, params):
     model = snn_zoo.create_model(arch)
     assert round(sum(p.numel() for p in model.parameters()) / 1e6, 2) == params
     assert all(s.cml for s in model.patch_embed.stages)
 
 
-@pytest.mark.parametrize("case, plain", [
-    ("spikingformer_cml_8_512_bkdsnn", "spikingformer_8_512"),
-    ("spikingformer_cml_cifar10_bkdsnn", "spikingformer_4_384_cifar"),
-    ("spikformer_cml_cifar_bkdsnn", "spikformer_4_384_cifar"),
-])
+@pytest.mark.parametrize(
+    "case, plain",
+    [
+        ("spikingformer_cml_8_512_bkdsnn", "spikingformer_8_512"),
+        ("spikingformer_cml_cifar10_bkdsnn", "spikingformer_4_384_cifar"),
+        ("spikformer_cml_cifar_bkdsnn", "spikformer_4_384_cifar"),
+    ],
+)
 def test_cml_fixture_tells_the_tokenizers_apart(case, plain):
     """The same weights in the non-CML architecture miss the official logits: the fixture checks the pool order."""
     case = _case(case)

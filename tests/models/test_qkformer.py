@@ -1,4 +1,5 @@
 """QKFormer: published parameter counts, official fixtures, the timm contract, Q-K token attention."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,10 +22,15 @@ def _single_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name, kwargs, paper_m", [
-    ("qkformer_10_384", {}, 16.47), ("qkformer_10_512", {}, 29.08), ("qkformer_10_768", {}, 64.96),
-    ("qkformer_4_384_cifar", dict(num_classes=100), 6.74),
-])
+@pytest.mark.parametrize(
+    "name, kwargs, paper_m",
+    [
+        ("qkformer_10_384", {}, 16.47),
+        ("qkformer_10_512", {}, 29.08),
+        ("qkformer_10_768", {}, 64.96),
+        ("qkformer_4_384_cifar", dict(num_classes=100), 6.74),
+    ],
+)
 def test_param_count_matches_paper(name, kwargs, paper_m):
     assert param_count(name, **kwargs) / 1e6 == pytest.approx(paper_m, rel=0.01)
 
@@ -42,8 +48,9 @@ def test_batch_as_time_quirk_is_needed_only_for_batches():
     kwargs = {k: v for k, v in case["model_kwargs"].items() if k != "proj_over_batch"}
     file = str(FIXTURES / case["checkpoint"])
     plain = snn_zoo.create_model(case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=file), **kwargs).eval()
-    quirk = snn_zoo.create_model(case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=file),
-                                 proj_over_batch=True, **kwargs).eval()
+    quirk = snn_zoo.create_model(
+        case["arch"], pretrained=True, pretrained_cfg_overlay=dict(file=file), proj_over_batch=True, **kwargs
+    ).eval()
     x = torch.rand(3, 3, 32, 32) * 2
     with torch.no_grad():
         assert torch.equal(plain(x[:1]), quirk(x[:1]))
@@ -53,12 +60,26 @@ def test_batch_as_time_quirk_is_needed_only_for_batches():
 def test_checkpoint_of_another_family_is_refused():
     sdt = next(c for c in fixture_cases("spike_driven_transformer"))
     with pytest.raises(CheckpointError):
-        snn_zoo.create_model("qkformer_10_384", pretrained=True, embed_dim=32, depths=[1, 2, 1], num_heads=2,
-                             num_classes=7, pretrained_cfg_overlay=dict(file=str(FIXTURES / sdt["checkpoint"])))
+        snn_zoo.create_model(
+            "qkformer_10_384",
+            pretrained=True,
+            embed_dim=32,
+            depths=[1, 2, 1],
+            num_heads=2,
+            num_classes=7,
+            pretrained_cfg_overlay=dict(file=str(FIXTURES / sdt["checkpoint"])),
+        )
 
 
-@pytest.mark.parametrize("name, size", [("qkformer_10_384", (3, 32, 32)), ("qkformer_10_512", (3, 32, 32)),
-                                        ("qkformer_10_768", (3, 32, 32)), ("qkformer_4_384_cifar", (3, 16, 16))])
+@pytest.mark.parametrize(
+    "name, size",
+    [
+        ("qkformer_10_384", (3, 32, 32)),
+        ("qkformer_10_512", (3, 32, 32)),
+        ("qkformer_10_768", (3, 32, 32)),
+        ("qkformer_4_384_cifar", (3, 16, 16)),
+    ],
+)
 def test_timm_contract(name, size):
     model = snn_zoo.create_model(name, depths=(1, 1, 1), **TINY)
     check_contract(model, size, model.num_classes, linear_head=True)

@@ -4,6 +4,7 @@ Kept fast on 2 CPU cores: structure-only checks build on the meta device (no ini
 forward passes use tiny inputs at T=2, the full neuron sweep only on small models and on the
 smallest model of each family, forward-only for models over 20M parameters.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,11 +25,19 @@ NEURONS = ("if", "lif", "plif", "relu")
 
 # Published parameter counts (M, at the default num_classes: 1000 ImageNet, 10 CIFAR).
 PUBLISHED_PARAMS_M = {
-    "sew_resnet18": 11.69, "sew_resnet152": 60.19, "spiking_resnet18": 11.69,
-    "spikformer_8_384": 16.81, "spikformer_8_512": 29.68, "spikformer_8_768": 66.34,
+    "sew_resnet18": 11.69,
+    "sew_resnet152": 60.19,
+    "spiking_resnet18": 11.69,
+    "spikformer_8_384": 16.81,
+    "spikformer_8_512": 29.68,
+    "spikformer_8_768": 66.34,
     "spikformer_4_384_cifar": 9.32,
-    "spikingformer_8_384": 16.81, "spikingformer_8_512": 29.68, "spikingformer_8_768": 66.34,
-    "spikingformer_4_256_cifar": 4.15, "spikingformer_2_384_cifar": 5.76, "spikingformer_4_384_cifar": 9.32,
+    "spikingformer_8_384": 16.81,
+    "spikingformer_8_512": 29.68,
+    "spikingformer_8_768": 66.34,
+    "spikingformer_4_256_cifar": 4.15,
+    "spikingformer_2_384_cifar": 5.76,
+    "spikingformer_4_384_cifar": 9.32,
 }
 SMALL, LARGE = 1_000_000, 20_000_000
 
@@ -53,7 +62,7 @@ def meta_model(name: str, **kwargs) -> nn.Module:
         return snn_zoo.create_model(name, **kwargs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_params(name: str) -> int:
     return n_params(meta_model(name))
 
@@ -176,9 +185,14 @@ def test_unknown_model_names_close_matches() -> None:
         snn_zoo.create_model("spikformer_8_385")
 
 
-@pytest.mark.parametrize("kwargs, choice", [
-    (dict(neuron="lifx"), "'plif'"), (dict(surrogate="sigmod"), "'atan'"), (dict(backend="cuda"), "'cupy'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, choice",
+    [
+        (dict(neuron="lifx"), "'plif'"),
+        (dict(surrogate="sigmod"), "'atan'"),
+        (dict(backend="cuda"), "'cupy'"),
+    ],
+)
 def test_unknown_snn_settings_list_choices(kwargs: dict, choice: str) -> None:
     with pytest.raises(ValueError, match=choice):
         snn_zoo.create_model("spikformer_2_64_digits", **kwargs)

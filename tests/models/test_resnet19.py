@@ -1,4 +1,5 @@
 """ResNet-19 (CIFAR, TET style): structure and its non-linear spiking head."""
+
 from __future__ import annotations
 
 import torch
@@ -34,7 +35,7 @@ def test_head_spikes_over_time() -> None:
         per_step = []
         for t in range(4):
             functional.reset_net(model)
-            per_step.append(model.head_seq(feats[t:t + 1]))
+            per_step.append(model.head_seq(feats[t : t + 1]))
     assert whole.shape == (4, 2, 10)
     assert not torch.allclose(whole, torch.cat(per_step))
     model.reset_classifier(3)

@@ -1,4 +1,5 @@
 """Spike-driven Transformer (v1): parameter counts, official fixtures, the timm contract, SDSA."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,12 +23,17 @@ def _single_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name, kwargs, paper_m", [
-    ("spike_driven_transformer_8_384", {}, 16.81), ("spike_driven_transformer_6_512", {}, 23.37),
-    ("spike_driven_transformer_8_512", {}, 29.68), ("spike_driven_transformer_10_512", {}, 36.01),
-    ("spike_driven_transformer_8_768", {}, 66.34),
-    ("spike_driven_transformer_2_512_cifar", dict(num_classes=100), 10.28),
-])
+@pytest.mark.parametrize(
+    "name, kwargs, paper_m",
+    [
+        ("spike_driven_transformer_8_384", {}, 16.81),
+        ("spike_driven_transformer_6_512", {}, 23.37),
+        ("spike_driven_transformer_8_512", {}, 29.68),
+        ("spike_driven_transformer_10_512", {}, 36.01),
+        ("spike_driven_transformer_8_768", {}, 66.34),
+        ("spike_driven_transformer_2_512_cifar", dict(num_classes=100), 10.28),
+    ],
+)
 def test_param_count_matches_paper(name, kwargs, paper_m):
     assert param_count(name, **kwargs) / 1e6 == pytest.approx(paper_m, rel=0.01)
 
@@ -48,6 +54,7 @@ def test_unused_talking_heads_are_dropped_and_a_wrong_mapping_fails():
     swapped = {k.replace(".q_", ".tmp_").replace(".k_", ".q_").replace(".tmp_", ".k_"): v for k, v in mapped.items()}
     model.load_state_dict(swapped)
     from safetensors.torch import load_file
+
     io = load_file(str(FIXTURES / case["io"]))
     with torch.no_grad():
         assert (model.eval()(io["input"]) - io["logits"]).abs().max() > 1e-4
@@ -56,16 +63,26 @@ def test_unused_talking_heads_are_dropped_and_a_wrong_mapping_fails():
 def test_checkpoint_of_another_size_is_refused():
     case = fixture_cases("spike_driven_transformer")[0]
     with pytest.raises(CheckpointError):
-        snn_zoo.create_model(case["arch"], pretrained=True, **{**case["model_kwargs"], "embed_dim": 64},
-                             pretrained_cfg_overlay=dict(file=str(FIXTURES / case["checkpoint"])))
+        snn_zoo.create_model(
+            case["arch"],
+            pretrained=True,
+            **{**case["model_kwargs"], "embed_dim": 64},
+            pretrained_cfg_overlay=dict(file=str(FIXTURES / case["checkpoint"])),
+        )
 
 
-@pytest.mark.parametrize("name, size", [
-    ("spike_driven_transformer_8_384", (3, 32, 32)), ("spike_driven_transformer_6_512", (3, 32, 32)),
-    ("spike_driven_transformer_8_512", (3, 32, 32)), ("spike_driven_transformer_10_512", (3, 32, 32)),
-    ("spike_driven_transformer_8_768", (3, 32, 32)), ("spike_driven_transformer_2_256_cifar", (3, 16, 16)),
-    ("spike_driven_transformer_2_512_cifar", (3, 16, 16)),
-])
+@pytest.mark.parametrize(
+    "name, size",
+    [
+        ("spike_driven_transformer_8_384", (3, 32, 32)),
+        ("spike_driven_transformer_6_512", (3, 32, 32)),
+        ("spike_driven_transformer_8_512", (3, 32, 32)),
+        ("spike_driven_transformer_10_512", (3, 32, 32)),
+        ("spike_driven_transformer_8_768", (3, 32, 32)),
+        ("spike_driven_transformer_2_256_cifar", (3, 16, 16)),
+        ("spike_driven_transformer_2_512_cifar", (3, 16, 16)),
+    ],
+)
 def test_timm_contract(name, size):
     model = snn_zoo.create_model(name, **TINY)
     check_contract(model, size, model.num_classes, linear_head=False)  # the head spikes before its Linear

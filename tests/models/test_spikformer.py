@@ -1,5 +1,6 @@
 """Spikformer / Spikingformer: forward against an independent re-implementation of the official
 code's op order (spikingjelly's own LIF neuron), token grids, and per-variant details."""
+
 from __future__ import annotations
 
 import pytest
@@ -61,7 +62,7 @@ def _reference(model, x: torch.Tensor, spike_first: bool, pools: tuple) -> torch
         heads = a.num_heads
         tokens = (_lif(x) if spike_first else x).flatten(3)
 
-        def qkv(conv, bn):
+        def qkv(conv, bn, tokens=tokens, T=T, B=B, C=C, H=H, W=W, heads=heads):
             s = _lif(_conv_bn(tokens, conv, bn))
             return s.transpose(-1, -2).reshape(T, B, H * W, heads, C // heads).permute(0, 1, 3, 2, 4)
 
@@ -91,12 +92,17 @@ def _randomise_bn(model) -> None:
             m.bias.data.copy_(torch.rand(n, generator=g) * 1.5)
 
 
-@pytest.mark.parametrize("name, pools, size", [
-    # CIFAR at 32: 64 tokens > head width 16, so the model takes the q (k^T v) order; the
-    # ImageNet stem at 32 gives 4 tokens and the (q k^T) v order: both are checked.
-    ("spikformer_4_384_cifar", (2, 3), 32), ("spikingformer_4_384_cifar", (2, 3), 32),
-    ("spikformer_8_384", (0, 1, 2, 3), 32), ("spikingformer_8_384", (0, 1, 2, 3), 32),
-])
+@pytest.mark.parametrize(
+    "name, pools, size",
+    [
+        # CIFAR at 32: 64 tokens > head width 16, so the model takes the q (k^T v) order; the
+        # ImageNet stem at 32 gives 4 tokens and the (q k^T) v order: both are checked.
+        ("spikformer_4_384_cifar", (2, 3), 32),
+        ("spikingformer_4_384_cifar", (2, 3), 32),
+        ("spikformer_8_384", (0, 1, 2, 3), 32),
+        ("spikingformer_8_384", (0, 1, 2, 3), 32),
+    ],
+)
 def test_matches_official_op_order(name: str, pools: tuple, size: int) -> None:
     torch.manual_seed(0)
     model = snn_zoo.create_model(name, **SMALL_ARCH).eval()
@@ -111,10 +117,17 @@ def test_matches_official_op_order(name: str, pools: tuple, size: int) -> None:
     assert torch.allclose(ours, ref, atol=1e-5)
 
 
-@pytest.mark.parametrize("name, grid", [
-    ("spikformer_4_384_cifar", 8), ("spikingformer_4_256_cifar", 8), ("spikformer_8_512", 2),
-    ("spikingformer_8_768", 2), ("spikformer_2_64_digits", 4), ("spikingformer_2_64_digits", 4),
-])
+@pytest.mark.parametrize(
+    "name, grid",
+    [
+        ("spikformer_4_384_cifar", 8),
+        ("spikingformer_4_256_cifar", 8),
+        ("spikformer_8_512", 2),
+        ("spikingformer_8_768", 2),
+        ("spikformer_2_64_digits", 4),
+        ("spikingformer_2_64_digits", 4),
+    ],
+)
 def test_token_grid(name: str, grid: int) -> None:
     model = snn_zoo.create_model(name, T=1, embed_dim=64, depth=1, num_heads=4)
     size = {1: 8}.get(model.in_chans, 32)

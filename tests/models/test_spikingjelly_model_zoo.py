@@ -7,6 +7,7 @@ attention projections have no bias -> ours folds into the BN's running mean), th
 Differences kept by these tests: parameter counts (conv biases), and spikingjelly gives the stem /
 MLP / head neurons ``detach_reset=False`` (the official code: True everywhere; gradients only).
 """
+
 from __future__ import annotations
 
 import math
@@ -71,16 +72,22 @@ class _Mapper:
 
 def test_param_counts_differ_only_by_conv_biases():
     with torch.device("meta"):
-        counts = {name: sum(p.numel() for p in fn().parameters()) for name, fn in (
-            ("sj_qkformer", sj_qkformer.qkformer_10_384), ("sj_sdt", sj_sdt.sdt_8_384),
-            ("qkformer", lambda: snn_zoo.create_model("qkformer_10_384")),
-            ("sdt", lambda: snn_zoo.create_model("spike_driven_transformer_8_384")))}
+        counts = {
+            name: sum(p.numel() for p in fn().parameters())
+            for name, fn in (
+                ("sj_qkformer", sj_qkformer.qkformer_10_384),
+                ("sj_sdt", sj_sdt.sdt_8_384),
+                ("qkformer", lambda: snn_zoo.create_model("qkformer_10_384")),
+                ("sdt", lambda: snn_zoo.create_model("spike_driven_transformer_8_384")),
+            )
+        }
     assert counts == dict(sj_qkformer=16_472_584, sj_sdt=16_816_744, qkformer=16_473_688, sdt=16_816_024)
 
 
 def test_qkformer_matches_spikingjelly_builder():
-    ours = _lively(snn_zoo.create_model("qkformer_10_384", embed_dim=32, depths=(1, 2, 1), num_heads=2,
-                                        num_classes=7, T=2), 1)
+    ours = _lively(
+        snn_zoo.create_model("qkformer_10_384", embed_dim=32, depths=(1, 2, 1), num_heads=2, num_classes=7, T=2), 1
+    )
     theirs = sj_qkformer.QKFormer(T=2, embed_dims=32, num_heads=(2, 2, 2), depths=(1, 2, 1), num_classes=7).eval()
     m = _Mapper(ours.state_dict(), theirs)
     for i in range(3):
@@ -109,8 +116,10 @@ def test_qkformer_matches_spikingjelly_builder():
 
 
 def test_spike_driven_transformer_matches_spikingjelly_builder():
-    ours = _lively(snn_zoo.create_model("spike_driven_transformer_8_384", embed_dim=32, depth=2, num_heads=2,
-                                        num_classes=7, T=2), 2)
+    ours = _lively(
+        snn_zoo.create_model("spike_driven_transformer_8_384", embed_dim=32, depth=2, num_heads=2, num_classes=7, T=2),
+        2,
+    )
     theirs = sj_sdt.SpikeDrivenTransformer(T=2, embed_dims=32, num_heads=2, depths=2, num_classes=7).eval()
     m = _Mapper(ours.state_dict(), theirs)
     for i in range(3):

@@ -3,6 +3,7 @@
 name -> (kwargs for create_model, input shape [C, H, W]). Sizes are cut down (widths, depth)
 so each test runs in well under a second per family on a CPU.
 """
+
 TINY = {
     "spiking_cnn_tiny": (dict(), (1, 8, 8)),
     "sew_resnet18": (dict(widths=(8, 8, 16, 16)), (3, 32, 32)),  # ImageNet stem (conv/2 + max-pool)

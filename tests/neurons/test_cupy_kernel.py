@@ -4,6 +4,7 @@
 * On a CUDA machine: spikes, v_last and gradients match the torch kernel.
 * On CPU: backend 'auto' falls back to torch and backend 'cupy' fails clearly.
 """
+
 from __future__ import annotations
 
 import math

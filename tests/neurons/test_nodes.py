@@ -1,4 +1,5 @@
 """The torch kernel of IF/LIF/PLIF against spikingjelly 2.0's own neurons (autograd reference)."""
+
 import pytest
 import torch
 from spikingjelly.activation_based import functional
@@ -16,10 +17,14 @@ def _pair(kind, surrogate, v_reset, detach_reset, decay_input):
     if kind == "if":
         return IFNode(surrogate=surrogate, **common), sj_neuron.IFNode(**sj_common)
     if kind == "lif":
-        return (LIFNode(tau=2.0, decay_input=decay_input, surrogate=surrogate, **common),
-                sj_neuron.LIFNode(tau=2.0, decay_input=decay_input, **sj_common))
-    return (PLIFNode(tau=2.0, decay_input=decay_input, surrogate=surrogate, **common),
-            sj_neuron.ParametricLIFNode(init_tau=2.0, decay_input=decay_input, **sj_common))
+        return (
+            LIFNode(tau=2.0, decay_input=decay_input, surrogate=surrogate, **common),
+            sj_neuron.LIFNode(tau=2.0, decay_input=decay_input, **sj_common),
+        )
+    return (
+        PLIFNode(tau=2.0, decay_input=decay_input, surrogate=surrogate, **common),
+        sj_neuron.ParametricLIFNode(init_tau=2.0, decay_input=decay_input, **sj_common),
+    )
 
 
 @pytest.mark.parametrize("kind", ["if", "lif", "plif"])
@@ -27,7 +32,7 @@ def _pair(kind, surrogate, v_reset, detach_reset, decay_input):
 @pytest.mark.parametrize("v_reset", [0.0, None])
 @pytest.mark.parametrize("detach_reset", [False, True])
 def test_matches_spikingjelly(kind, surrogate, v_reset, detach_reset):
-    for decay_input in ([True, False] if kind != "if" else [True]):
+    for decay_input in [True, False] if kind != "if" else [True]:
         ours, theirs = _pair(kind, surrogate, v_reset, detach_reset, decay_input)
         torch.manual_seed(0)
         x = (torch.randn(5, 3, 17) * 1.5).requires_grad_()
@@ -69,11 +74,14 @@ def test_saves_one_time_by_neuron_tensor():
     assert len(big) == 1 and big[0].shape == x.shape
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(neuron="lifx"), "choose one of"),
-    (dict(surrogate="sigmod"), "Did you mean"),
-    (dict(backend="cuda"), "choose one of"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(neuron="lifx"), "choose one of"),
+        (dict(surrogate="sigmod"), "Did you mean"),
+        (dict(backend="cuda"), "choose one of"),
+    ],
+)
 def test_bad_names(bad, match):
     with pytest.raises(ValueError, match=match):
         create_neuron(**bad)

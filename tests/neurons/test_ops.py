@@ -1,4 +1,5 @@
 """The neuron custom ops: schema / fake / autograd registration, compile, half precision, export form."""
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,21 @@ def _args(spec: NeuronSpec, T=3, shape=(2, 5), dtype=torch.float32, seed=0):
 def test_opcheck(spec):
     x, v0, k = _args(spec)
     x.requires_grad_(True)
-    args = (x, v0, k, spec.kind, spec.v_threshold, spec.v_reset, spec.surrogate, spec.alpha, spec.detach_reset,
-            spec.decay_input, spec.k, "torch", True)
+    args = (
+        x,
+        v0,
+        k,
+        spec.kind,
+        spec.v_threshold,
+        spec.v_reset,
+        spec.surrogate,
+        spec.alpha,
+        spec.detach_reset,
+        spec.decay_input,
+        spec.k,
+        "torch",
+        True,
+    )
     torch.library.opcheck(multistep_forward, args)
 
 
@@ -80,8 +94,16 @@ def test_no_h_without_grad():
 
 
 def _spec_tuple(spec):
-    return (spec.kind, spec.v_threshold, spec.v_reset, spec.surrogate, spec.alpha, spec.detach_reset,
-            spec.decay_input, spec.k)
+    return (
+        spec.kind,
+        spec.v_threshold,
+        spec.v_reset,
+        spec.surrogate,
+        spec.alpha,
+        spec.detach_reset,
+        spec.decay_input,
+        spec.k,
+    )
 
 
 def test_bf16_autocast_model_spikes_exact():
@@ -89,8 +111,11 @@ def test_bf16_autocast_model_spikes_exact():
 
     model = snn_zoo.create_model("spiking_cnn_tiny", T=2).eval()
     seen = []
-    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((i[0].dtype, o))) for m in model.modules()
-             if isinstance(m, LIFNode)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: seen.append((i[0].dtype, o)))
+        for m in model.modules()
+        if isinstance(m, LIFNode)
+    ]
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(torch.rand(2, 1, 8, 8) * 3)
     for h in hooks:

@@ -1,4 +1,5 @@
 """hub_scripts/build_zoo.py: per-seed results -> one published checkpoint with mean ± std; cards show them."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -16,10 +17,25 @@ def _script(name):
 
 
 def _result(seed, top1, method="bkd"):
-    return {"name": f"m.{method}", "model": "m", "dataset": "digits", "method": method, "T": 4, "epochs": 40,
-            "seed": seed, "top1": top1, "top5": 100.0, "teacher": "t", "teacher_top1": 99.0 + seed / 10,
-            "mean_firing_rate": 0.1, "sops_per_image": 1000.0, "train_seconds": 10.0 + seed, "param_count": 10,
-            "energy_mj_per_image": 1e-4, "ann_energy_mj_per_image": 1e-3}
+    return {
+        "name": f"m.{method}",
+        "model": "m",
+        "dataset": "digits",
+        "method": method,
+        "T": 4,
+        "epochs": 40,
+        "seed": seed,
+        "top1": top1,
+        "top5": 100.0,
+        "teacher": "t",
+        "teacher_top1": 99.0 + seed / 10,
+        "mean_firing_rate": 0.1,
+        "sops_per_image": 1000.0,
+        "train_seconds": 10.0 + seed,
+        "param_count": 10,
+        "energy_mj_per_image": 1e-4,
+        "ann_energy_mj_per_image": 1e-3,
+    }
 
 
 def test_publish_aggregates_the_seeds_and_keeps_the_first_seeds_weights(tmp_path):

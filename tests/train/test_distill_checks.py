@@ -1,4 +1,5 @@
 """distill.py refuses bad input before any training, and guards what it saves (issue 11)."""
+
 from __future__ import annotations
 
 import errno
@@ -9,13 +10,32 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from accelerate import Accelerator
+
 import snn_zoo.train.loop as loop
 
-TINY = ["--model", "spiking_cnn_tiny", "--teacher", "spiking_cnn_tiny", "--T", "2", "--batch-size", "16",
-        "--dataset", "synthetic", "--data-kwargs", '{"num_classes": 4, "input_size": [1, 8, 8], "num_samples": 48}',
-        "--max-steps-per-epoch", "2", "--teacher-epochs", "1", "--epochs", "1", "--log-with", "none"]
+TINY = [
+    "--model",
+    "spiking_cnn_tiny",
+    "--teacher",
+    "spiking_cnn_tiny",
+    "--T",
+    "2",
+    "--batch-size",
+    "16",
+    "--dataset",
+    "synthetic",
+    "--data-kwargs",
+    '{"num_classes": 4, "input_size": [1, 8, 8], "num_samples": 48}',
+    "--max-steps-per-epoch",
+    "2",
+    "--teacher-epochs",
+    "1",
+    "--epochs",
+    "1",
+    "--log-with",
+    "none",
+]
 
 
 def _without(flags: list, keys: set) -> list:
@@ -41,16 +61,19 @@ def _nothing_trained(out: Path) -> None:
     assert not (out / "state").exists() and not (out / "teacher").exists()
 
 
-@pytest.mark.parametrize("recipe_text, message", [
-    ("epochs: ten\n", "'epochs' must be an integer, got 'ten'"),
-    ('T: "4"\n', "'T' must be an integer, got '4'"),
-    ("lr: fast\n", "'lr' must be a number, got 'fast'"),
-    ("loss_weights: 3\n", "'loss_weights' must be a mapping"),
-    ("loss_weights: {gamma: 1}\n", "Unknown loss weight(s) ['gamma'] for method 'bkd'"),
-    ("teacher: resnet9000\n", "Unknown teacher 'resnet9000'"),
-    ("sched: foo\n", "'sched' is 'foo'; choose one of"),
-    ("epochs: 3\nlr: [0.1\nT: 4\n", "is not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "recipe_text, message",
+    [
+        ("epochs: ten\n", "'epochs' must be an integer, got 'ten'"),
+        ('T: "4"\n', "'T' must be an integer, got '4'"),
+        ("lr: fast\n", "'lr' must be a number, got 'fast'"),
+        ("loss_weights: 3\n", "'loss_weights' must be a mapping"),
+        ("loss_weights: {gamma: 1}\n", "Unknown loss weight(s) ['gamma'] for method 'bkd'"),
+        ("teacher: resnet9000\n", "Unknown teacher 'resnet9000'"),
+        ("sched: foo\n", "'sched' is 'foo'; choose one of"),
+        ("epochs: 3\nlr: [0.1\nT: 4\n", "is not valid YAML"),
+    ],
+)
 def test_recipe_errors_before_training(distill_main, tmp_path, capsys, recipe_text, message):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(recipe_text)
@@ -62,18 +85,21 @@ def test_recipe_errors_before_training(distill_main, tmp_path, capsys, recipe_te
     _nothing_trained(out)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--sched", "foo"], "'sched' is 'foo'"),
-    (["--grad-accum", "0"], "'grad_accum' must be >= 1, got 0"),
-    (["--img-size", "-5"], "'img_size' must be >= 1, got -5"),
-    (["--neuron", "lifx"], "Close matches: ['lif'"),
-    (["--optimizer", "adamx"], "'optimizer' is 'adamx'"),
-    (["--teacher", "resnet9000"], "Unknown teacher 'resnet9000'"),
-    (["--model", "spiking_cnn_tinyy"], "Unknown student model 'spiking_cnn_tinyy'"),
-    (["--loss-weights", "gamma=1"], "Unknown loss weight(s) ['gamma']"),
-    (["--mixed-precision", "fp17"], "'mixed_precision' is 'fp17'"),
-    (["--teacher-checkpoint", "{tmp}/nowhere"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--sched", "foo"], "'sched' is 'foo'"),
+        (["--grad-accum", "0"], "'grad_accum' must be >= 1, got 0"),
+        (["--img-size", "-5"], "'img_size' must be >= 1, got -5"),
+        (["--neuron", "lifx"], "Close matches: ['lif'"),
+        (["--optimizer", "adamx"], "'optimizer' is 'adamx'"),
+        (["--teacher", "resnet9000"], "Unknown teacher 'resnet9000'"),
+        (["--model", "spiking_cnn_tinyy"], "Unknown student model 'spiking_cnn_tinyy'"),
+        (["--loss-weights", "gamma=1"], "Unknown loss weight(s) ['gamma']"),
+        (["--mixed-precision", "fp17"], "'mixed_precision' is 'fp17'"),
+        (["--teacher-checkpoint", "{tmp}/nowhere"], "does not exist"),
+    ],
+)
 def test_flag_errors_before_training(distill_main, tmp_path, capsys, flags, message):
     out = tmp_path / "run"
     flags = [f.replace("{tmp}", str(tmp_path)) for f in flags]

@@ -1,6 +1,7 @@
 """timm's training pipeline in distill.py (mixup, EMA, schedulers), the method table's recipe settings
 (SAKD weight transfer, hetero, single-step noise), the input a run picks, and the errors for bad input.
 Toy size: synthetic data, a few steps."""
+
 import json
 
 import pytest
@@ -12,14 +13,29 @@ from safetensors.torch import load_file
 import snn_zoo
 from snn_zoo.data import dataset_info
 from snn_zoo.distill import Distiller
-from snn_zoo.train import Recipe
+from snn_zoo.train import Recipe, loop
 from snn_zoo.train.checks import check_teacher_input
-from snn_zoo.train import loop
 from snn_zoo.train.loop import _target_fn
 
 SYNTH = {"num_classes": 4, "num_samples": 16, "input_size": [1, 8, 8]}
-TOY = ["--model", "spiking_cnn_tiny", "--teacher", "spiking_cnn_tiny", "--T", "2", "--batch-size", "8",
-       "--teacher-epochs", "1", "--log-with", "none", "--dataset", "synthetic", "--data-kwargs", json.dumps(SYNTH)]
+TOY = [
+    "--model",
+    "spiking_cnn_tiny",
+    "--teacher",
+    "spiking_cnn_tiny",
+    "--T",
+    "2",
+    "--batch-size",
+    "8",
+    "--teacher-epochs",
+    "1",
+    "--log-with",
+    "none",
+    "--dataset",
+    "synthetic",
+    "--data-kwargs",
+    json.dumps(SYNTH),
+]
 
 
 def _run(distill_main, out, *extra):
@@ -32,8 +48,29 @@ def _results(out):
 
 def test_mixup_with_mixed_kd_trains_and_records_input(distill_main, tmp_path):
     out = tmp_path / "run"
-    assert _run(distill_main, out, "--method", "mixed", "--epochs", "2", "--mixup", "0.5", "--cutmix", "1.0",
-                "--smoothing", "0.1", "--mixup-off-epoch", "1", "--warmup-epochs", "1", "--min-lr", "1e-5") == 0
+    assert (
+        _run(
+            distill_main,
+            out,
+            "--method",
+            "mixed",
+            "--epochs",
+            "2",
+            "--mixup",
+            "0.5",
+            "--cutmix",
+            "1.0",
+            "--smoothing",
+            "0.1",
+            "--mixup-off-epoch",
+            "1",
+            "--warmup-epochs",
+            "1",
+            "--min-lr",
+            "1e-5",
+        )
+        == 0
+    )
     r = _results(out)
     assert r["method"] == "mixed" and r["recipe"]["mixup"] == 0.5 and r["recipe"]["mixup_off_epoch"] == 1
     assert r["input"]["input_size"] == [1, 8, 8] and r["input"]["source"] == "data_kwargs"
@@ -100,8 +137,21 @@ def test_resume_with_another_ema_setting_is_refused(distill_main, tmp_path, caps
 
 def test_sakd_copies_the_twin_weights_and_logs_it(distill_main, tmp_path):
     out = tmp_path / "run"
-    assert _run(distill_main, out, "--method", "sakd", "--teacher", "twin", "--epochs", "1",
-                "--loss-weights", "feature_warm_batches=1") == 0
+    assert (
+        _run(
+            distill_main,
+            out,
+            "--method",
+            "sakd",
+            "--teacher",
+            "twin",
+            "--epochs",
+            "1",
+            "--loss-weights",
+            "feature_warm_batches=1",
+        )
+        == 0
+    )
     log = (out / "weight_transfer.txt").read_text()
     n = len(snn_zoo.create_model("spiking_cnn_tiny", num_classes=4, in_chans=1).state_dict())
     assert f"copied {n}/{n}" in log
@@ -134,26 +184,32 @@ def test_hetero_runs_end_to_end_with_the_spike_term(distill_main, tmp_path):
     assert r["method"] == "hetero" and r["recipe"]["loss_weights"] == {"spike_weight": 0.5}
     student = snn_zoo.create_model("spiking_cnn_tiny", T=2)
     teacher = snn_zoo.create_model("spiking_cnn_tiny", neuron="relu")
-    terms = Distiller(student, teacher, "hetero", spike_weight=0.5)(torch.rand(2, 1, 8, 8),
-                                                                                   torch.tensor([0, 1]))
+    terms = Distiller(student, teacher, "hetero", spike_weight=0.5)(torch.rand(2, 1, 8, 8), torch.tensor([0, 1]))
     assert set(terms) == {"loss", "ce", "kd", "spike", "logits"} and terms["spike"] > 0
 
 
 def test_single_step_noise_is_a_recipe_setting(distill_main, tmp_path, capsys):
     out = tmp_path / "run"
-    assert _run(distill_main, out, "--method", "none", "--single-step-noise", "0.3", "--epochs", "1",
-                "--mixup", "0.5") == 0
+    assert (
+        _run(distill_main, out, "--method", "none", "--single-step-noise", "0.3", "--epochs", "1", "--mixup", "0.5")
+        == 0
+    )
     assert snn_zoo.create_model(f"local-dir:{out}").T == 2 and _results(out)["single_step_noise"] == 0.3
     assert distill_main(TOY + ["--method", "noisy", "--output", str(tmp_path / "x")]) == 2
     assert "single_step_noise" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--mixup", "0.8", "--batch-size", "7"], "even batch"),
-    (["--single-step-noise", "0.3", "--data-kwargs", json.dumps({**SYNTH, "event": True})], "event frames"),
-    (["--teacher", "vit_tiny_patch16_224", "--teacher-kwargs", "num_heads=1,depth=1,embed_dim=16"],
-     "cannot take the image"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--mixup", "0.8", "--batch-size", "7"], "even batch"),
+        (["--single-step-noise", "0.3", "--data-kwargs", json.dumps({**SYNTH, "event": True})], "event frames"),
+        (
+            ["--teacher", "vit_tiny_patch16_224", "--teacher-kwargs", "num_heads=1,depth=1,embed_dim=16"],
+            "cannot take the image",
+        ),
+    ],
+)
 def test_bad_input_stops_before_training(distill_main, tmp_path, capsys, extra, message):
     code = distill_main(TOY + ["--method", "kd", "--epochs", "1", "--output", str(tmp_path / "run"), *extra])
     err = capsys.readouterr().err
@@ -180,8 +236,26 @@ def _gray_folder(root, size=(12, 10)):
 def test_imagefolder_without_img_size_uses_the_native_size_and_channels(distill_main, tmp_path):
     root, out = tmp_path / "folder", tmp_path / "run"
     _gray_folder(root)
-    args = ["--model", "spiking_cnn_tiny", "--T", "2", "--batch-size", "4", "--log-with", "none", "--method", "none",
-            "--epochs", "1", "--dataset", "imagefolder", "--data-dir", str(root), "--output", str(out)]
+    args = [
+        "--model",
+        "spiking_cnn_tiny",
+        "--T",
+        "2",
+        "--batch-size",
+        "4",
+        "--log-with",
+        "none",
+        "--method",
+        "none",
+        "--epochs",
+        "1",
+        "--dataset",
+        "imagefolder",
+        "--data-dir",
+        str(root),
+        "--output",
+        str(out),
+    ]
     assert distill_main(args) == 0
     r = _results(out)
     assert r["input"]["input_size"] == [1, 10, 12] and r["input"]["source"] == "native size of the images"

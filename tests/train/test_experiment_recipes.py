@@ -1,4 +1,5 @@
 """recipes/experiments: every arm loads; the digits KD report runs them through train_from_recipe (toy size)."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -28,8 +29,25 @@ def test_digits_kd_report_runs_the_recipes_and_shares_the_teacher(tmp_path):
             text = path.read_text().replace("model: spiking_cnn_small", "model: spiking_cnn_tiny")
             (recipes / path.name).write_text(text.replace("teacher: spiking_cnn_base", "teacher: spiking_cnn_tiny"))
     out = tmp_path / "kd.md"
-    assert module.main(["--recipes", str(recipes), "--seeds", "0", "--epochs", "1", "--max-steps-per-epoch", "2",
-                        "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    assert (
+        module.main(
+            [
+                "--recipes",
+                str(recipes),
+                "--seeds",
+                "0",
+                "--epochs",
+                "1",
+                "--max-steps-per-epoch",
+                "2",
+                "--runs",
+                str(tmp_path / "runs"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = out.read_text()
     assert "`01_kd`" in report and "`06_noisy`" in report and "T=1 noise sigma 0.3" in report
     raw = json.loads(out.with_suffix(".json").read_text())["results"]

@@ -20,8 +20,9 @@ def test_defaults_are_the_embedded_digits_job():
 def test_flags_override_the_yaml_recipe(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("model: sew_resnet10_digits\nepochs: 7\nlr: 0.1\nloss_weights: {alpha: 0.5}\n")
-    recipe = _parse(["--recipe", str(path), "--lr", "0.01", "--loss-weights", "alpha=0.002,blur_prob=0.2",
-                     "--detach-reset", "true"])
+    recipe = _parse(
+        ["--recipe", str(path), "--lr", "0.01", "--loss-weights", "alpha=0.002,blur_prob=0.2", "--detach-reset", "true"]
+    )
     assert recipe.model == "sew_resnet10_digits" and recipe.epochs == 7
     assert recipe.lr == 0.01 and recipe.detach_reset is True
     assert recipe.loss_weights == {"alpha": 0.002, "blur_prob": 0.2}

@@ -1,4 +1,5 @@
 """Every recipe loads; every paper-scale recipe dry-runs 2 steps on synthetic data of its real shape."""
+
 import json
 from pathlib import Path
 
@@ -22,10 +23,39 @@ def test_recipe_loads_and_is_named_after_its_checkpoint(path):
 def test_paper_recipe_dry_run(path, distill_main, tmp_path):
     recipe = load_recipe(path)
     info = dataset_info(recipe.dataset)
-    data = {"num_classes": info.num_classes, "num_samples": 4, "input_size": list(info.input_size), "event": info.is_event}
-    args = ["--recipe", str(path), "--dataset", "synthetic", "--data-kwargs", json.dumps(data),
-            "--epochs", "1", "--teacher-epochs", "1", "--max-steps-per-epoch", "2", "--batch-size", "2",
-            "--teacher-pretrained", "false", "--mixed-precision", "no", "--num-workers", "0",
-            "--output", str(tmp_path / "run"), "--log-with", "none"]
+    data = {
+        "num_classes": info.num_classes,
+        "num_samples": 4,
+        "input_size": list(info.input_size),
+        "event": info.is_event,
+    }
+    args = [
+        "--recipe",
+        str(path),
+        "--dataset",
+        "synthetic",
+        "--data-kwargs",
+        json.dumps(data),
+        "--epochs",
+        "1",
+        "--teacher-epochs",
+        "1",
+        "--max-steps-per-epoch",
+        "2",
+        "--cooldown-epochs",
+        "0",  # a dry run: 1 epoch, not 1 + the recipe's cooldown
+        "--batch-size",
+        "2",
+        "--teacher-pretrained",
+        "false",
+        "--mixed-precision",
+        "no",
+        "--num-workers",
+        "0",
+        "--output",
+        str(tmp_path / "run"),
+        "--log-with",
+        "none",
+    ]
     assert distill_main(args) == 0
     assert (tmp_path / "run" / "model.safetensors").is_file()

@@ -5,6 +5,7 @@ folder is swapped in atomically, so this is exactly what a kill -9 at any later 
 ``--resume`` must then finish with the same weights, history and accuracy as an uninterrupted run
 with the same seed. A resumed finished run reports that it is complete and changes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,30 @@ import snn_zoo.train.loop as loop
 from snn_zoo.distill.methods import METHOD_TABLE
 
 # Tiny and fast: 48 random 1x8x8 images in 4 classes, 2 steps per epoch, 2 teacher + 2 student epochs.
-TINY = ["--model", "spiking_cnn_tiny", "--teacher", "spiking_cnn_tiny", "--T", "2", "--batch-size", "16",
-        "--dataset", "synthetic", "--data-kwargs", '{"num_classes": 4, "input_size": [1, 8, 8], "num_samples": 48}',
-        "--max-steps-per-epoch", "2", "--teacher-epochs", "2", "--epochs", "2", "--log-with", "none", "--seed", "1"]
+TINY = [
+    "--model",
+    "spiking_cnn_tiny",
+    "--teacher",
+    "spiking_cnn_tiny",
+    "--T",
+    "2",
+    "--batch-size",
+    "16",
+    "--dataset",
+    "synthetic",
+    "--data-kwargs",
+    '{"num_classes": 4, "input_size": [1, 8, 8], "num_samples": 48}',
+    "--max-steps-per-epoch",
+    "2",
+    "--teacher-epochs",
+    "2",
+    "--epochs",
+    "2",
+    "--log-with",
+    "none",
+    "--seed",
+    "1",
+]
 TEACHER_METHODS = sorted(name for name, spec in METHOD_TABLE.items() if spec.needs_teacher)
 
 

@@ -59,8 +59,9 @@ class _NamedErrorLoader:
         try:
             return self.loader(path)
         except (OSError, SyntaxError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
-            raise DatasetError(f"Cannot read image {path!r} ({type(e).__name__}: {e}); delete or replace the "
-                               f"file and run again.") from e
+            raise DatasetError(
+                f"Cannot read image {path!r} ({type(e).__name__}: {e}); delete or replace the file and run again."
+            ) from e
 
 
 class _ClassListImageFolder(ImageFolder):
@@ -105,8 +106,10 @@ def _train_classes(name: str, root: Path, layout: str) -> tuple[Path, Path, list
     if not classes:
         raise DatasetError(f"{str(train_dir)!r} has no class subfolders. Expected layout: {layout}.")
     if len(classes) < 2:  # one class trains to a meaningless 100 % top-1
-        raise DatasetError(f"{str(train_dir)!r} has one class folder ({classes[0]!r}); classification needs at least "
-                           f"2 classes, one sub-folder each. Expected layout: {layout}.")
+        raise DatasetError(
+            f"{str(train_dir)!r} has one class folder ({classes[0]!r}); classification needs at least "
+            f"2 classes, one sub-folder each. Expected layout: {layout}."
+        )
     return train_dir, val_dir, classes
 
 
@@ -145,8 +148,9 @@ def build_image_folder(req: BuildRequest, kwargs: dict[str, Any], *, expected_cl
     loader = {"loader": _NamedErrorLoader(_grayscale_loader if size[0] == 1 else default_loader)}
     folder = train_dir if req.split == "train" else val_dir
     try:
-        return _ClassListImageFolder(str(folder), classes, transform=transform, allow_empty=req.split != "train",
-                                     **loader)
+        return _ClassListImageFolder(
+            str(folder), classes, transform=transform, allow_empty=req.split != "train", **loader
+        )
     except FileNotFoundError as e:
         raise DatasetError(
             f"Could not read images for {req.name!r} from {str(folder)!r}: {e} Expected layout: {layout}."
