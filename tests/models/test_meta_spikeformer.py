@@ -13,12 +13,7 @@ from snn_zoo.models.meta_spikeformer import PadBatchNorm2d
 TINY = dict(embed_dims=(8, 8, 16, 16), depths=(1, 1, 1, 1, 1), num_heads=2, T=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.mark.parametrize(

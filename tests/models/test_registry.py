@@ -42,14 +42,7 @@ PUBLISHED_PARAMS_M = {
 SMALL, LARGE = 1_000_000, 20_000_000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine OpenMP's
-    spin-waiting makes them 10-30x slower; restore the setting for the other test modules."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def n_params(model: nn.Module) -> int:

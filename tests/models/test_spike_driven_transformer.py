@@ -15,12 +15,7 @@ from snn_zoo.neurons import neuron_factory
 TINY = dict(embed_dim=32, depth=1, num_heads=2, T=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,7 @@ from snn_zoo.models.spikformer import SpikingSelfAttention
 SMALL_ARCH = dict(embed_dim=64, depth=2, num_heads=4, T=3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: intra-op threads only add OpenMP spin-waits on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _lif(x: torch.Tensor, threshold: float = 1.0) -> torch.Tensor:
