@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import os
+import platform
 import shlex
 import sys
 from pathlib import Path
@@ -257,7 +260,24 @@ def _ratios(name: str, rows: dict[str, dict], modes: dict[str, bool]) -> list[st
     return lines
 
 
-def _markdown(rows: list[dict], command: str) -> str:
+def _machine(device: str) -> str:
+    """'<date>, <CPU model>, <n> cores, torch <v>' (or the GPU's name): where a table's figures come from."""
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name(torch.device(device))
+    else:
+        models = [ln.split(":", 1)[1].strip() for ln in _cpuinfo().splitlines() if ln.startswith("model name")]
+        name = f"{models[0] if models else platform.processor() or 'CPU'}, {os.cpu_count()} cores"
+    return f"{datetime.date.today().isoformat()}, {name}, torch {torch.__version__}"
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def _markdown(rows: list[dict], command: str, ratios: list[str]) -> str:
     head = (
         "| model | impl | mode | T | batch | infer img/s | train img/s | train ms | train peak MiB |\n"
         "|---|---|---|---|---|---|---|---|---|"
@@ -268,8 +288,8 @@ def _markdown(rows: list[dict], command: str) -> str:
         f"{_fmt(r.get('train_step_time_ms'), '{:.0f}')} | {_fmt(r.get('train_peak_mem_mb'), '{:.0f}')} |"
         for r in rows
     ]
-    device = rows[0]["device"] if rows else "?"
-    return "\n".join([f"Generated on {device} (torch {torch.__version__}) by `{command}`:", "", head, *body])
+    lines = [f"Generated on {_machine(rows[0]['device'] if rows else 'cpu')} by `{command}`:", "", head, *body]
+    return "\n".join([*lines, "", *(f"- {line}" for line in ratios)] if ratios else lines)
 
 
 def write_readme_table(path: str, table: str) -> None:
@@ -344,9 +364,10 @@ def main(argv: list[str] | None = None) -> int:
             for line in lines:
                 print(line)
             if args.readme:
-                shown = [a for i, a in enumerate(argv) if a != "--readme" and (i == 0 or argv[i - 1] != "--readme")]
+                outputs = ("--readme", "--results-file")  # where this run writes, not what it measures
+                shown = [a for i, a in enumerate(argv) if a not in outputs and (i == 0 or argv[i - 1] not in outputs)]
                 command = "python hub_scripts/benchmark.py " + " ".join(shlex.quote(a) for a in shown)
-                write_readme_table(args.readme, _markdown(rows, command))
+                write_readme_table(args.readme, _markdown(rows, command, lines))
                 print(f"table written to {args.readme}")
     except (ValidationError, NotImplementedError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""The digits distillation experiment: run every recipe of recipes/experiments/digits_kd for each seed through
-``train_from_recipe`` and write the comparison to docs/digits_kd.md (+ the raw results to docs/digits_kd.json).
+"""A distillation experiment: run every recipe of a folder (default recipes/experiments/digits_kd) for each seed
+through ``train_from_recipe`` and write the comparison to a markdown file (default docs/digits_kd.md; the raw
+results go beside it as .json).
 
     python hub_scripts/digits_kd_report.py                                  # the recorded run (3 seeds)
+    python hub_scripts/digits_kd_report.py --recipes recipes/experiments/bkd_ablation_dvs \
+        --runs runs/bkd_ablation_dvs --out docs/bkd_ablation_dvs.md --title "BKD ablation on event-camera digits"
     python hub_scripts/digits_kd_report.py --seeds 0 --epochs 1 --out /tmp/kd.md --runs /tmp/kd   # smoke test
 
-Per seed, the first arm with a teacher trains it; every later arm of that seed reuses it
-(``teacher_checkpoint``), so all arms of a seed are compared against the same teacher. A run whose
+Per seed, the first arm with a given teacher (model, epochs, dataset) trains it; every later arm of that seed
+with the same teacher reuses it (``teacher_checkpoint``), so arms are compared against the same teacher. A run whose
 results.json exists is read, not retrained (delete its folder to rerun it). Every number in the report comes
 from the runs' results.json files; the command is written beside the table.
 """
@@ -44,23 +47,38 @@ def _mean_std(values: list) -> str:
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def write_report(arms: dict, command: str, wall: float) -> str:
+def _teacher_key(recipe) -> tuple:
+    """Arms of one seed share a trained teacher when this key is equal."""
+    return recipe.teacher, recipe.teacher_epochs, recipe.dataset, recipe.T
+
+
+def _arm_settings(recipe: dict, base: dict) -> str:
+    """What an arm changes against the first arm: loss weights, epochs, teacher epochs."""
+    changed = [f"{k}={v}" for k, v in sorted(recipe.get("loss_weights", {}).items())]
+    for key in ("epochs", "teacher_epochs", "lr"):
+        if recipe[key] != base[key]:
+            changed.append(f"{key}={recipe[key]}")
+    return ", ".join(changed) or "-"
+
+
+def write_report(arms: dict, command: str, wall: float, title: str) -> str:
     """Markdown table: one row per arm, mean ± sample std over the seeds, from results.json."""
     first = next(iter(arms.values()))[0]
     recipe = first["recipe"]
     lines = [
-        "# Distillation on scikit-learn digits (CPU)",
+        f"# {title}",
         "",
         f"Command: `{command}`  ",
         f"Wall time: {wall:.0f} s on {platform.machine()} ({first['torch']}); runs read from disk count 0 s.  ",
-        f"Student `{recipe['model']}` (T={recipe['T']}), {recipe['epochs']} epochs, batch {recipe['batch_size']}, "
-        f"{recipe['optimizer']} lr {recipe['lr']} wd {recipe['weight_decay']}, {recipe['sched']}; teacher "
-        f"`{recipe['teacher']}` (ANN twin, {recipe['teacher_epochs']} epochs, one per seed, shared by every arm). "
+        f"Student `{recipe['model']}` (T={recipe['T']}) on `{recipe['dataset']}`, {recipe['epochs']} epochs, batch "
+        f"{recipe['batch_size']}, {recipe['optimizer']} lr {recipe['lr']} wd {recipe['weight_decay']}, "
+        f"{recipe['sched']}; teacher `{recipe['teacher']}` (ANN twin, {recipe['teacher_epochs']} epochs, one per "
+        f"seed, shared by the arms with the same teacher settings). "
         f"Validation: {first['num_val_samples']} images, final epoch, no checkpoint selection.",
         "",
-        "| Arm (recipe) | Method | Top-1 (%) | Top-1 per seed | Teacher top-1 (%) | Firing rate | SOPs / image | "
-        "Train (s) |",
-        "|---|---|---:|---|---:|---:|---:|---:|",
+        "| Arm (recipe) | Method | Settings | Top-1 (%) | Top-1 per seed | Teacher top-1 (%) | Firing rate | "
+        "SOPs / image | Train (s) |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|",
     ]
     for stem, rs in arms.items():
         seeds = ", ".join(f"{r['top1']:.2f} (seed {r['seed']})" for r in rs)
@@ -69,7 +87,8 @@ def write_report(arms: dict, command: str, wall: float) -> str:
             f", T=1 noise sigma {rs[0]['single_step_noise']}" if rs[0].get("single_step_noise") is not None else ""
         )
         lines.append(
-            f"| `{stem}` | {method} | {_mean_std([r['top1'] for r in rs])} | {seeds} | "
+            f"| `{stem}` | {method} | {_arm_settings(rs[0]['recipe'], recipe)} | "
+            f"{_mean_std([r['top1'] for r in rs])} | {seeds} | "
             f"{_mean_std(teacher) if teacher else '-'} | {_mean_std([r['mean_firing_rate'] for r in rs])} | "
             f"{statistics.fmean(r['sops_per_image'] for r in rs):,.0f} | "
             f"{statistics.fmean(r['train_seconds'] for r in rs):.0f} |"
@@ -92,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "digits_kd")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "digits_kd.md")
+    parser.add_argument("--title", default="Distillation on scikit-learn digits (CPU)", help="the report's heading")
     parser.add_argument("--epochs", type=int, default=None, help="override epochs and teacher_epochs (smoke tests)")
     parser.add_argument("--max-steps-per-epoch", type=int, default=None)
     args = parser.parse_args(argv)
@@ -109,16 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     arms: dict[str, list] = {p.stem: [] for p in paths}
     for seed in args.seeds:
-        teacher_dir = None
+        teachers: dict[tuple, Path] = {}  # teacher key -> the folder of the arm that trained it
         for path in paths:
-            needs_teacher = get_method(load_recipe(path).method).needs_teacher
-            extra = {"teacher_checkpoint": str(teacher_dir)} if needs_teacher and teacher_dir else {}
+            recipe = load_recipe(path, overrides)
+            needs_teacher = get_method(recipe.method).needs_teacher
+            key = _teacher_key(recipe)
+            extra = {"teacher_checkpoint": str(teachers[key])} if needs_teacher and key in teachers else {}
             result = run_arm(path, seed, args.runs, {**overrides, **extra})
-            if needs_teacher and teacher_dir is None:
-                teacher_dir = args.runs / path.stem / f"seed{seed}" / "teacher"
+            if needs_teacher and key not in teachers:
+                teachers[key] = args.runs / path.stem / f"seed{seed}" / "teacher"
             arms[path.stem].append(result)
             print(f"seed {seed} {path.stem}: top-1 {result['top1']:.2f}", flush=True)
-    report = write_report(arms, command.strip(), time.perf_counter() - t0)
+    report = write_report(arms, command.strip(), time.perf_counter() - t0, args.title)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     keep = (

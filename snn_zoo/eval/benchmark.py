@@ -209,7 +209,12 @@ def _prepare(net: nn.Module, mode: RunMode) -> tuple[nn.Module, Callable]:
         net.set_grad_checkpointing(True, pack_spikes=mode.grad_checkpointing == "packed")
     if mode.channels_last:
         net = net.to(memory_format=torch.channels_last)
-    return (torch.compile(net) if mode.compile else net), net
+    if not mode.compile:
+        return net, net
+    # Dynamo caches graphs per code object, so every compiled candidate of one class (modes, the ReLU floor,
+    # train and eval) adds entries to the same forward; past the default limit of 8 it silently runs eager.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    return torch.compile(net), net
 
 
 def _make_steps(
@@ -360,7 +365,7 @@ def kd_overhead(
     """Seconds of one training step with plain CE vs with ``Distiller(student, teacher, method)``.
 
     The teacher defaults to the student's ANN twin (same architecture, ``neuron='relu'``);
-    ``teacher`` may name any snn_zoo or timm model with the same number of classes. Returns
+    ``teacher`` may name any snn_zoo architecture (built as its ANN twin, as distill.py does) or timm model. Returns
     ``ce_step_time_ms``, ``kd_step_time_ms`` and ``kd_overhead`` (= kd / ce).
     """
     import timm
@@ -376,9 +381,11 @@ def kd_overhead(
     if teacher is None:
         t_net = create_model(model_name, neuron="relu", num_classes=n_cls, in_chans=student.in_chans)
         teacher_name = f"{model_name} (neuron='relu' twin)"
+    elif is_model(teacher):  # a zoo architecture teaches as its ANN twin, as distill.py builds it
+        t_net = create_model(teacher, neuron="relu", num_classes=n_cls, in_chans=student.in_chans)
+        teacher_name = f"{teacher} (neuron='relu' twin)"
     else:
-        maker = create_model if is_model(teacher) else timm.create_model
-        t_net = maker(teacher, num_classes=n_cls, in_chans=student.in_chans)
+        t_net = timm.create_model(teacher, num_classes=n_cls, in_chans=student.in_chans)
         teacher_name = teacher
     t_net = t_net.to(dev)
     shape = _input_shape(student, batch_size, img_size, in_chans)

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 import snn_zoo
-from snn_zoo.eval.benchmark import RunMode, benchmark_model, benchmark_models, peak_step_memory_mb, relu_floor
+from snn_zoo.eval.benchmark import (
+    RunMode,
+    benchmark_model,
+    benchmark_models,
+    kd_overhead,
+    peak_step_memory_mb,
+    relu_floor,
+)
 from snn_zoo.eval.sj_adapter import sj_multistep, spikingjelly_equivalent
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "hub_scripts"
@@ -144,7 +151,15 @@ def test_benchmark_script(capsys, tmp_path):
     text = readme.read_text()
     assert "old" not in text and text.endswith("rest\n")
     assert "| spiking_cnn_tiny | relu floor | eager+bfloat16 |" in text
+    assert "- spiking_cnn_tiny" in text and "ReLU floor" in text  # the ratio lines come with the table
     assert "--readme" not in text
+
+
+def test_kd_overhead_builds_a_zoo_teacher_as_its_ann_twin():
+    r = kd_overhead("spiking_cnn_tiny", T=2, batch_size=2, num_warm_iter=0, num_bench_iter=1, teacher="spiking_cnn_small")
+    assert r["teacher"] == "spiking_cnn_small (neuron='relu' twin)"  # as distill.py builds it, not a spiking teacher
+    assert r["ce_step_time_ms"] > 0 and r["kd_step_time_ms"] > 0
+    assert r["kd_overhead"] == pytest.approx(r["kd_step_time_ms"] / r["ce_step_time_ms"])
 
 
 def test_benchmark_neurons_script_without_gpu(capsys):
