@@ -10,7 +10,15 @@ Typical use::
 """
 
 from .constants import CIFAR10_DVS_VAL_FRACTION
-from .dataset_factory import DatasetError, DatasetInfo, create_dataset, dataset_info, dataset_title, list_datasets
+from .dataset_factory import (
+    DatasetError,
+    DatasetInfo,
+    create_dataset,
+    dataset_info,
+    dataset_title,
+    list_datasets,
+    takes_timm_augmentation,
+)
 from .digits import DIGITS_CLASSES, DigitsDataset, digits_split_indices, load_digits_arrays
 from .digits_dvs import DigitsDVSDataset, digits_dvs_events
 from .event_camera import EVENT_DTYPE, DVSSimConfig, EventStreams, events_to_frames, make_event_streams
@@ -39,5 +47,6 @@ __all__ = [
     "list_datasets",
     "load_digits_arrays",
     "make_event_streams",
+    "takes_timm_augmentation",
     "native_input_size",
 ]

@@ -42,7 +42,15 @@ from .sources.image_folder import IMAGE_FOLDER_LAYOUT, build_image_folder, descr
 from .sources.spikingjelly_events import build_cifar10_dvs, build_dvs128_gesture
 from .sources.torchvision_sets import build_torchvision
 
-__all__ = ["DatasetError", "DatasetInfo", "create_dataset", "dataset_info", "dataset_title", "list_datasets"]
+__all__ = [
+    "DatasetError",
+    "DatasetInfo",
+    "create_dataset",
+    "dataset_info",
+    "dataset_title",
+    "list_datasets",
+    "takes_timm_augmentation",
+]
 
 Describe = Callable[[str, Path | None, str | None, dict[str, Any]], DatasetInfo]
 
@@ -56,6 +64,7 @@ class _Source:
     title: str | None = None  # human-readable name (model cards); None = the name itself
     layout: str | None = None  # expected files under data_dir; None = embedded, needs no files
     aliases: tuple[str, ...] = ()
+    timm_augment: bool = False  # takes timm.data.create_transform kwargs (auto_augment, re_prob, ...)
 
 
 def _torchvision(dataset_cls: str, folder: str, natural_images: bool) -> Callable[..., Dataset]:
@@ -98,6 +107,7 @@ _SOURCES: dict[str, _Source] = {
         layout="<data_dir>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta} "
         "(the extracted python version of CIFAR-10)",
         aliases=("cifar_10",),
+        timm_augment=True,
     ),
     "cifar100": _Source(
         _torchvision("CIFAR100", "cifar-100-python", natural_images=True),
@@ -105,18 +115,21 @@ _SOURCES: dict[str, _Source] = {
         title="CIFAR-100",
         layout="<data_dir>/cifar-100-python/{train,test,meta} (the extracted python version of CIFAR-100)",
         aliases=("cifar_100",),
+        timm_augment=True,
     ),
     "imagenet": _Source(
         partial(build_image_folder, expected_classes=1000),
         DatasetInfo("imagenet", 1000, 3, (3, 224, 224), IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD),
         title="ImageNet-1k",
         layout=IMAGE_FOLDER_LAYOUT,
+        timm_augment=True,
     ),
     "imagefolder": _Source(
         build_image_folder,
         describe_image_folder,
         layout=IMAGE_FOLDER_LAYOUT,
         aliases=("image_folder", "folder"),
+        timm_augment=True,
     ),
     "cifar10_dvs": _Source(
         build_cifar10_dvs,
@@ -203,6 +216,11 @@ def dataset_info(name: str, data_dir: PathLike | None = None, **kwargs: Any) -> 
         return source.info
     root = None if source.layout is None else _require_data_dir(name, data_dir, source.layout)
     return source.info(name, root, source.layout, kwargs)
+
+
+def takes_timm_augmentation(name: str) -> bool:
+    """Whether dataset ``name`` builds its images with timm's create_transform kwargs (auto_augment, re_prob, ...)."""
+    return _SOURCES[_canonical_name(name)].timm_augment
 
 
 def dataset_title(name: str) -> str:

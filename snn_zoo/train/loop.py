@@ -22,7 +22,7 @@ from timm.scheduler import create_scheduler_v2
 from timm.utils import ModelEmaV3
 from tqdm.auto import tqdm
 
-from ..data import create_dataset, create_loader, dataset_info
+from ..data import create_dataset, create_loader, dataset_info, list_datasets, takes_timm_augmentation
 from ..distill import Distiller, ResizedInput, get_method, noisy_single_step, to_multi_step, transfer_ann_weights
 from ..eval import evaluate
 from ..factory import create_model
@@ -264,8 +264,8 @@ _TIMM_AUGMENT = {
     "recount": "re_count",
     "train_interpolation": "interpolation",
 }
-#: Datasets whose images go through timm's create_transform (the only ones the fields above reach).
-_TIMM_TRANSFORM_DATASETS = ("imagefolder", "imagenet")
+#: Image folders: their input size can follow the images (``native_input_size``).
+_IMAGE_FOLDER_DATASETS = ("imagefolder", "imagenet")
 
 
 def _augment_kwargs(recipe: Recipe) -> dict:
@@ -295,8 +295,8 @@ def build_datasets(recipe: Recipe):
     num_samples, and ``event: true`` makes [T, C, H, W] frames at the recipe's T (dry runs of event
     recipes). Input size: ``img_size`` when given; else, for an image folder, the images' own size
     and channels when they all share one (``native_input_size``), else the model's cfg; else the
-    dataset's size. timm's augmentation fields (aa, reprob, ...) reach datasets built with
-    create_transform; other datasets keep their own transforms (printed at start)."""
+    dataset's size. timm's augmentation fields (aa, reprob, ...) reach the datasets whose source takes
+    create_transform kwargs (image folders, CIFAR); other datasets keep their own transforms (printed at start)."""
     from ..data import native_input_size
 
     kwargs = dict(recipe.data_kwargs)
@@ -306,7 +306,7 @@ def build_datasets(recipe: Recipe):
     source = "data_kwargs" if size is not None else f"{recipe.dataset} default"
     if size is None and recipe.img_size:
         size, source = (info.input_size[0], recipe.img_size, recipe.img_size), "img_size"
-    elif size is None and recipe.dataset in _TIMM_TRANSFORM_DATASETS:
+    elif size is None and recipe.dataset in _IMAGE_FOLDER_DATASETS:
         native = native_input_size(recipe.data_dir)
         model_size = _model_input_size(recipe)
         if native is not None:
@@ -315,14 +315,15 @@ def build_datasets(recipe: Recipe):
         elif model_size is not None:
             size, source = model_size, f"{recipe.model} cfg (the images differ in size)"
     augment = _augment_kwargs(recipe)
-    if augment and recipe.dataset in _TIMM_TRANSFORM_DATASETS:
+    if augment and takes_timm_augmentation(recipe.dataset):
         kwargs.update(augment)
     elif augment:
+        timm_sets = [name for name in list_datasets() if takes_timm_augmentation(name)]
         print(
             f"[input] note: {sorted(augment)} apply to datasets built with timm's create_transform "
-            f"({', '.join(_TIMM_TRANSFORM_DATASETS)}); {recipe.dataset!r} keeps its own transform."
+            f"({', '.join(timm_sets)}); {recipe.dataset!r} keeps its own transform."
         )
-    if size is not None and recipe.dataset in _TIMM_TRANSFORM_DATASETS:
+    if size is not None and recipe.dataset in _IMAGE_FOLDER_DATASETS:
         info = dataclasses.replace(info, in_chans=size[0], input_size=tuple(size))
     common = dict(
         data_dir=recipe.data_dir,

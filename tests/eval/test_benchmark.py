@@ -144,6 +144,8 @@ def test_benchmark_script(capsys, tmp_path):
             "eager,eager+bf16",
             "--readme",
             str(readme),
+            "--results-file",
+            str(tmp_path / "rows.csv"),
         ]
     )
     out = capsys.readouterr().out
@@ -152,7 +154,8 @@ def test_benchmark_script(capsys, tmp_path):
     assert "old" not in text and text.endswith("rest\n")
     assert "| spiking_cnn_tiny | relu floor | eager+bfloat16 |" in text
     assert "- spiking_cnn_tiny" in text and "ReLU floor" in text  # the ratio lines come with the table
-    assert "--readme" not in text
+    assert "--readme" not in text and "--results-file" not in text  # the command shows what was measured
+    assert "Generated on 20" in text and "torch " in text  # date, machine and torch version
 
 
 def test_kd_overhead_builds_a_zoo_teacher_as_its_ann_twin():

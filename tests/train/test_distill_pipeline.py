@@ -262,3 +262,11 @@ def test_imagefolder_without_img_size_uses_the_native_size_and_channels(distill_
     model = snn_zoo.create_model(f"local-dir:{out}")
     assert model.num_classes == 2 and model(torch.rand(1, 1, 10, 12)).shape == (1, 2)
     assert dataset_info("imagefolder", data_dir=root).num_classes == 2
+
+
+def test_timm_augmentation_fields_reach_only_the_datasets_that_take_them(capsys):
+    recipe = Recipe(dataset="digits", aa="rand-m9-n1-mstd0.4-inc1", reprob=0.25)
+    info, train, _, _ = loop.build_datasets(recipe)
+    assert info.name == "digits" and len(train) > 0
+    note = capsys.readouterr().out
+    assert "['auto_augment', 're_prob']" in note and "cifar10" in note and "'digits' keeps its own transform" in note

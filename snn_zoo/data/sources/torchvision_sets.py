@@ -7,10 +7,14 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from ..dataset_info import DatasetError
-from ..transforms_factory import torchvision_transform
+from ..transforms_factory import timm_transform, timm_transform_kwargs, torchvision_transform
 from .common import BuildRequest, check_kwargs, normalize_input_size
 
-__all__ = ["build_torchvision"]
+__all__ = ["CIFAR_TIMM_DEFAULTS", "build_torchvision"]
+
+#: The official Spikformer / Spikingformer / BKDSNN CIFAR configs (``cifar10.yml``): timm's create_transform on
+#: the whole 32x32 image (scale and ratio 1: no crop), bicubic, horizontal flip 0.5; a recipe adds aa / reprob.
+CIFAR_TIMM_DEFAULTS = {"scale": (1.0, 1.0), "ratio": (1.0, 1.0), "crop_pct": 1.0, "interpolation": "bicubic"}
 
 
 def build_torchvision(
@@ -23,12 +27,20 @@ def build_torchvision(
         folder: the folder torchvision reads under ``data_dir`` (named in errors).
         crop_padding: padding of the random crop used as training augmentation.
         hflip: also flip horizontally when augmenting (natural images only: flips change digits).
+
+    Natural images (``hflip``) also take ``timm.data.create_transform`` kwargs (``auto_augment``, ``re_prob``,
+    ...): with any of them the images go through timm's pipeline with :data:`CIFAR_TIMM_DEFAULTS`, as the
+    official CIFAR recipes do; without, through the padded random crop + flip.
     """
     import torchvision.datasets as tvd
 
-    check_kwargs(req.name, kwargs, ())
+    check_kwargs(req.name, kwargs, timm_transform_kwargs() if hflip else ())
     size = normalize_input_size(req.input_size, req.info.input_size)
-    transform = torchvision_transform(req.info, size, req.augment, crop_padding, hflip)
+    if kwargs:
+        options = {**CIFAR_TIMM_DEFAULTS, "mean": req.info.mean, "std": req.info.std, **kwargs}
+        transform = timm_transform(size, req.augment, **options)
+    else:
+        transform = torchvision_transform(req.info, size, req.augment, crop_padding, hflip)
     root = req.root
     try:
         return getattr(tvd, dataset_cls)(
