@@ -412,11 +412,9 @@ def train_from_recipe(
         check_teacher_input(recipe, teacher, val_set[0][0])  # before any training: fails fast on a wrong size
         if spec.transfers_weights:
             check_transfer(recipe, teacher, num_classes, in_chans)
-        teacher_view = (
-            ResizedInput(teacher, recipe.teacher_input_size, recipe.teacher_interpolation)
-            if recipe.teacher_input_size
-            else teacher
-        )
+        # The teacher trains and is evaluated on exactly the image the Distiller gives it: event frames summed
+        # over T (not frame by frame), resized when teacher_input_size is set.
+        teacher_view = ResizedInput(teacher, recipe.teacher_input_size, recipe.teacher_interpolation)
         if needs_training(recipe) and not reuse:
             set_seed(recipe.seed)
             phase = Phase(

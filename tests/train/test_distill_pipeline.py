@@ -270,3 +270,28 @@ def test_timm_augmentation_fields_reach_only_the_datasets_that_take_them(capsys)
     assert info.name == "digits" and len(train) > 0
     note = capsys.readouterr().out
     assert "['auto_augment', 're_prob']" in note and "cifar10" in note and "'digits' keeps its own transform" in note
+
+
+def test_event_teacher_trains_on_the_summed_frames_it_distils_from(distill_main, tmp_path, monkeypatch):
+    """The teacher's training, its top-1 and the distillation all feed it the same static image: the T event
+    frames summed (a teacher trained frame by frame and then shown the sum misleads the student)."""
+    seen = []
+    real_build = loop.build_teacher
+
+    def build_and_watch(*args, **kwargs):
+        teacher = real_build(*args, **kwargs)
+        to_sequence = teacher.to_sequence  # every forward path of a zoo model starts here
+
+        def watched(x):
+            seen.append((torch.is_grad_enabled(), tuple(x.shape)))
+            return to_sequence(x)
+
+        teacher.to_sequence = watched
+        return teacher
+
+    monkeypatch.setattr(loop, "build_teacher", build_and_watch)
+    event = json.dumps({**SYNTH, "event": True, "num_samples": 8})
+    args = [*TOY, "--data-kwargs", event, "--epochs", "1", "--method", "kd", "--output", str(tmp_path / "run")]
+    assert distill_main(args) == 0
+    assert {grad for grad, _ in seen} == {True, False}  # its own training; its evaluation and the distillation
+    assert all(len(shape) == 4 and shape[1:] == (1, 8, 8) for _, shape in seen), seen
