@@ -47,6 +47,6 @@ __all__ = [
     "list_datasets",
     "load_digits_arrays",
     "make_event_streams",
-    "takes_timm_augmentation",
     "native_input_size",
+    "takes_timm_augmentation",
 ]

@@ -44,5 +44,8 @@ def resolve_mixed_precision(value: str, use_cuda: bool) -> tuple[str, str]:
     if CPU_FAST_BF16_FLAG in flags:
         return "bf16", f"auto: CPU has {'/'.join(flags)} ({capability})"
     if flags:
-        return "no", f"auto: CPU has {'/'.join(flags)} but no AMX, where bf16 convolutions are slower ({capability}), fp32"
+        return (
+            "no",
+            f"auto: CPU has {'/'.join(flags)} but no AMX, where bf16 convolutions are slower ({capability}), fp32",
+        )
     return "no", f"auto: CPU has no AMX-BF16 ({capability}), fp32"

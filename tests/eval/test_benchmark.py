@@ -159,7 +159,9 @@ def test_benchmark_script(capsys, tmp_path):
 
 
 def test_kd_overhead_builds_a_zoo_teacher_as_its_ann_twin():
-    r = kd_overhead("spiking_cnn_tiny", T=2, batch_size=2, num_warm_iter=0, num_bench_iter=1, teacher="spiking_cnn_small")
+    r = kd_overhead(
+        "spiking_cnn_tiny", T=2, batch_size=2, num_warm_iter=0, num_bench_iter=1, teacher="spiking_cnn_small"
+    )
     assert r["teacher"] == "spiking_cnn_small (neuron='relu' twin)"  # as distill.py builds it, not a spiking teacher
     assert r["ce_step_time_ms"] > 0 and r["kd_step_time_ms"] > 0
     assert r["kd_overhead"] == pytest.approx(r["kd_step_time_ms"] / r["ce_step_time_ms"])

@@ -73,13 +73,17 @@ def test_report_trains_one_teacher_per_teacher_setting(tmp_path):
     recipes.mkdir()
     base = "model: spiking_cnn_tiny\nteacher: spiking_cnn_tiny\ndataset: digits\nT: 2\nepochs: 1\nlog_with: none\n"
     (recipes / "00_bkd.yaml").write_text(base + "method: bkd\ntag: a\nteacher_epochs: 1\n")
-    (recipes / "01_bkd_alpha.yaml").write_text(base + "method: bkd\ntag: b\nteacher_epochs: 1\nloss_weights: {alpha: 0.01}\n")
+    (recipes / "01_bkd_alpha.yaml").write_text(
+        base + "method: bkd\ntag: b\nteacher_epochs: 1\nloss_weights: {alpha: 0.01}\n"
+    )
     (recipes / "02_bkd_weak.yaml").write_text(base + "method: bkd\ntag: c\nteacher_epochs: 2\n")
     out = tmp_path / "abl.md"
     args = ["--recipes", str(recipes), "--seeds", "0", "--max-steps-per-epoch", "1", "--runs", str(tmp_path / "runs")]
     assert module.main([*args, "--out", str(out), "--title", "Toy ablation"]) == 0
     raw = json.loads(out.with_suffix(".json").read_text())["results"]
-    assert raw["01_bkd_alpha"][0]["recipe"]["teacher_checkpoint"] == str(tmp_path / "runs" / "00_bkd" / "seed0" / "teacher")
+    assert raw["01_bkd_alpha"][0]["recipe"]["teacher_checkpoint"] == str(
+        tmp_path / "runs" / "00_bkd" / "seed0" / "teacher"
+    )
     assert raw["02_bkd_weak"][0]["recipe"]["teacher_checkpoint"] is None  # another teacher setting: its own teacher
     report = out.read_text()
     assert report.startswith("# Toy ablation") and "alpha=0.01" in report and "teacher_epochs=2" in report
