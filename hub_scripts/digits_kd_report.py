@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "digits_kd")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "digits_kd.md")
     parser.add_argument("--title", default="Distillation on scikit-learn digits (CPU)", help="the report's heading")
+    parser.add_argument("--arms", nargs="+", default=None, help="run only these recipes (file stems) of --recipes")
     parser.add_argument("--epochs", type=int, default=None, help="override epochs and teacher_epochs (smoke tests)")
     parser.add_argument("--max-steps-per-epoch", type=int, default=None)
     args = parser.parse_args(argv)
@@ -124,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_steps_per_epoch:
         overrides["max_steps_per_epoch"] = args.max_steps_per_epoch
     paths = sorted(args.recipes.glob("*.yaml"))
+    if args.arms:
+        unknown = sorted(set(args.arms) - {p.stem for p in paths})
+        if unknown:
+            parser.error(f"--arms {unknown} are not recipes in {args.recipes}; available: {[p.stem for p in paths]}")
+        paths = [p for p in paths if p.stem in args.arms]
     if not paths:
         parser.error(f"no recipes in {args.recipes}")
     t0 = time.perf_counter()

@@ -87,3 +87,10 @@ def test_report_trains_one_teacher_per_teacher_setting(tmp_path):
     assert raw["02_bkd_weak"][0]["recipe"]["teacher_checkpoint"] is None  # another teacher setting: its own teacher
     report = out.read_text()
     assert report.startswith("# Toy ablation") and "alpha=0.01" in report and "teacher_epochs=2" in report
+    subset = tmp_path / "subset.md"
+    assert (
+        module.main([*args, "--out", str(subset), "--arms", "00_bkd", "02_bkd_weak"]) == 0
+    )  # read back, not retrained
+    assert set(json.loads(subset.with_suffix(".json").read_text())["results"]) == {"00_bkd", "02_bkd_weak"}
+    with pytest.raises(SystemExit):
+        module.main([*args, "--out", str(subset), "--arms", "99_missing"])
