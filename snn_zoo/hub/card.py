@@ -104,6 +104,7 @@ Every number below was measured by the run that produced these weights (`results
 
 ```python
 import snn_zoo  # registers the architectures in timm
+
 model = snn_zoo.create_model("{load_name}", pretrained=True){tag_line}
 logits = model(images)  # [B, C, H, W] static images, or [T, B, C, H, W] event frames
 ```
@@ -180,10 +181,12 @@ A spiking neural network from snn_zoo (`{arch}`). This card was generated from t
 
 ```python
 import snn_zoo  # registers the architectures in timm
+
 model = snn_zoo.create_model("{load_name}", pretrained=True)
 logits = model(images)  # [B, C, H, W] static images, or [T, B, C, H, W] event frames
 
 import timm  # after `import snn_zoo`, timm builds the same model
+
 model = timm.create_model("{load_name}", pretrained=True)
 ```
 
