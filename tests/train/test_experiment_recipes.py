@@ -12,6 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 DIGITS_KD = sorted((ROOT / "recipes" / "experiments" / "digits_kd").glob("*.yaml"))
 
 
+def _report_script():
+    """hub_scripts/digits_kd_report.py, imported (the script is not a package)."""
+    spec = importlib.util.spec_from_file_location("digits_kd_report", ROOT / "hub_scripts" / "digits_kd_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("path", DIGITS_KD, ids=lambda p: p.stem)
 def test_experiment_recipe_loads(path):
     recipe = load_recipe(path)
@@ -19,10 +27,7 @@ def test_experiment_recipe_loads(path):
 
 
 def test_digits_kd_report_runs_the_recipes_and_shares_the_teacher(tmp_path):
-    spec = importlib.util.spec_from_file_location("digits_kd_report", ROOT / "hub_scripts" / "digits_kd_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    recipes = tmp_path / "recipes"
+    module, recipes = _report_script(), tmp_path / "recipes"
     recipes.mkdir()
     for path in DIGITS_KD:  # four arms keep it short: baseline, two KD arms, the noisy arm
         if path.stem.split("_", 1)[1] in ("none", "kd", "bkd", "noisy"):
@@ -66,10 +71,7 @@ def test_ablation_recipe_loads(path):
 
 
 def test_report_trains_one_teacher_per_teacher_setting(tmp_path):
-    spec = importlib.util.spec_from_file_location("digits_kd_report", ROOT / "hub_scripts" / "digits_kd_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    recipes = tmp_path / "recipes"
+    module, recipes = _report_script(), tmp_path / "recipes"
     recipes.mkdir()
     base = "model: spiking_cnn_tiny\nteacher: spiking_cnn_tiny\ndataset: digits\nT: 2\nepochs: 1\nlog_with: none\n"
     (recipes / "00_bkd.yaml").write_text(base + "method: bkd\ntag: a\nteacher_epochs: 1\n")
