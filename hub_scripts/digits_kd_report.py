@@ -61,7 +61,7 @@ def _arm_settings(recipe: dict, base: dict) -> str:
     return ", ".join(changed) or "-"
 
 
-def write_report(arms: dict, command: str, wall: float, title: str) -> str:
+def write_report(arms: dict, command: str, wall: float, title: str, recipes: str, raw: str) -> str:
     """Markdown table: one row per arm, mean ± sample std over the seeds, from results.json."""
     first = next(iter(arms.values()))[0]
     recipe = first["recipe"]
@@ -97,9 +97,15 @@ def write_report(arms: dict, command: str, wall: float, title: str) -> str:
         "",
         "Mean ± sample standard deviation over seeds. Firing rate and SOPs: averaged over the first 64 validation "
         "images (snn_zoo.metrics.energy_report). Train (s) includes the teacher only for the arm that trained it.",
-        "Hetero-temperature KD and noisy single-step training follow our own definitions "
-        "(`snn_zoo/distill/hetero.py`, `snn_zoo/distill/noisy.py`); the published methods give no details.",
-        "Recipes: `recipes/experiments/digits_kd/`; raw results: `digits_kd.json` next to this file.",
+        *(
+            [
+                "Hetero-temperature KD and noisy single-step training follow our own definitions "
+                "(`snn_zoo/distill/hetero.py`, `snn_zoo/distill/noisy.py`); the published methods give no details."
+            ]
+            if any(rs[0]["method"] == "hetero" or rs[0].get("single_step_noise") is not None for rs in arms.values())
+            else []
+        ),
+        f"Recipes: `{recipes}/`; raw results: `{raw}` next to this file.",
         "",
     ]
     return "\n".join(lines)
@@ -146,7 +152,16 @@ def main(argv: list[str] | None = None) -> int:
                 teachers[key] = args.runs / path.stem / f"seed{seed}" / "teacher"
             arms[path.stem].append(result)
             print(f"seed {seed} {path.stem}: top-1 {result['top1']:.2f}", flush=True)
-    report = write_report(arms, command.strip(), time.perf_counter() - t0, args.title)
+    recipes_shown = args.recipes.resolve()
+    recipes_shown = recipes_shown.relative_to(ROOT) if recipes_shown.is_relative_to(ROOT) else recipes_shown
+    report = write_report(
+        arms,
+        command.strip(),
+        time.perf_counter() - t0,
+        args.title,
+        str(recipes_shown),
+        args.out.with_suffix(".json").name,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     keep = (
