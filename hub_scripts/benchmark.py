@@ -46,6 +46,7 @@ from snn_zoo.eval.benchmark import RunMode, benchmark_models, kd_overhead, relu_
 from snn_zoo.eval.validate import ValidationError, expand_model_names, write_results
 from snn_zoo.factory import create_model
 from snn_zoo.neurons import NEURON_CHOICES
+from snn_zoo.train.precision import cpuinfo_values
 
 _COLUMNS = (
     ("model", "{:<20}"),
@@ -265,16 +266,9 @@ def _machine(device: str) -> str:
     if device.startswith("cuda"):
         name = torch.cuda.get_device_name(torch.device(device))
     else:
-        models = [ln.split(":", 1)[1].strip() for ln in _cpuinfo().splitlines() if ln.startswith("model name")]
+        models = cpuinfo_values("model name")
         name = f"{models[0] if models else platform.processor() or 'CPU'}, {os.cpu_count()} cores"
     return f"{datetime.date.today().isoformat()}, {name}, torch {torch.__version__}"
-
-
-def _cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
 
 
 def _markdown(rows: list[dict], command: str, ratios: list[str]) -> str:

@@ -19,16 +19,18 @@ CPU_FAST_BF16_FLAG = "amx_bf16"
 
 
 @functools.cache
-def cpu_bf16_flags() -> tuple[str, ...]:
-    """The CPU's native-bf16 flags from /proc/cpuinfo (empty where the file does not exist)."""
+def cpuinfo_values(key: str) -> tuple[str, ...]:
+    """The values of ``key`` (e.g. 'flags', 'model name') in /proc/cpuinfo, one per core; empty where there is none."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return ()
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
+    return tuple(line.split(":", 1)[1].strip() for line in text.splitlines() if line.split(":", 1)[0].strip() == key)
+
+
+def cpu_bf16_flags() -> tuple[str, ...]:
+    """The CPU's native-bf16 flags from /proc/cpuinfo (empty where the file does not exist)."""
+    flags = {flag for line in cpuinfo_values("flags") for flag in line.split()}
     return tuple(f for f in CPU_BF16_FLAGS if f in flags)
 
 
