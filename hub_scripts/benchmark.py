@@ -86,9 +86,12 @@ def parse_mode(text: str) -> RunMode:
             kwargs["channels_last"] = True
         elif part in ("ckpt-block", "ckpt-packed"):
             kwargs["grad_checkpointing"] = part.split("-", 1)[1]
+        elif part == "cupy":  # the fused cupy neuron kernel, kept under torch.compile (CUDA)
+            kwargs["neuron_backend"] = part
         else:
             raise ValueError(
-                f"unknown part {part!r} in mode {text!r}; use bf16, fp16, channels_last, ckpt-block or ckpt-packed."
+                f"unknown part {part!r} in mode {text!r}; use bf16, fp16, channels_last, ckpt-block, ckpt-packed "
+                f"or cupy."
             )
     return RunMode(**kwargs)
 
@@ -123,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--modes",
         default=None,
-        help="comma-separated modes timed together, e.g. eager,compile+bf16 (overrides the flags above)",
+        help="comma-separated modes timed together, e.g. eager,compile+bf16,compile+bf16+cupy (+cupy: the fused "
+        "neuron kernel under compile, CUDA only; overrides the flags above)",
     )
     p.add_argument("--num-warm-iter", type=int, default=2)
     p.add_argument("--num-bench-iter", type=int, default=5)
@@ -196,7 +200,7 @@ def _candidates(name: str, args: argparse.Namespace, modes: list[RunMode]) -> tu
     models, run_modes, batches = {}, {}, {}
     ours_state = None
     for mode in modes:
-        ours = create_model(name, **build)
+        ours = create_model(name, **build, **({"backend": mode.neuron_backend} if mode.neuron_backend else {}))
         if ours_state is None:
             ours_state = ours.state_dict()
         ours.load_state_dict(ours_state)  # one set of weights across modes: same spikes, same work
@@ -250,7 +254,7 @@ def _ratios(name: str, rows: dict[str, dict], modes: dict[str, bool]) -> list[st
                 continue
             per_mode = []
             for mode, r in ours.items():
-                plain = mode.split("+ckpt")[0]
+                plain = mode.split("+ckpt")[0].replace("+cupy", "")
                 if plain in theirs:
                     ratio = (theirs[plain][key] / r[key]) if other == "spikingjelly" else (r[key] / theirs[plain][key])
                     per_mode.append(f"{mode} {ratio:.2f}x")
@@ -258,6 +262,15 @@ def _ratios(name: str, rows: dict[str, dict], modes: dict[str, bool]) -> list[st
             best_theirs = min(r[key] for r in theirs.values())
             best = best_theirs / best_ours if other == "spikingjelly" else best_ours / best_theirs
             lines.append(f"{name} {m}: {pretty}: {', '.join(per_mode)}; best mode vs best mode {best:.2f}x")
+        first = [
+            f"{impl} {mode} {r[f'{m}_first_step_ms'] / 1e3:.1f} s"
+            for impl, impl_rows in by_impl.items()
+            if impl != "relu floor"
+            for mode, r in impl_rows.items()
+            if mode.startswith("compile") and f"{m}_first_step_ms" in r
+        ]
+        if first:
+            lines.append(f"{name} {m}: first step (compile time + one step): {', '.join(first)}")
     return lines
 
 

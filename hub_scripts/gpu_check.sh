@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # One-command GPU check (target: under 8 minutes on one H100/H200):
 #   1. CUDA parity tests of every fused neuron variant against the torch kernel, eager and compiled;
+#   1b. the same CUDA source compiled by g++ and emulated on the CPU (tests/neurons/test_cuda_emulation.py, the
+#      suite CI runs without a GPU) against the device, variant by variant: what the CPU proves holds on the GPU;
 #   2. benchmark_neurons: LIF fp16/bf16, T=4 and 16, N=64x64x32x32: torch loop vs cupy vs spikingjelly 2.0,
 #      % of the HBM floor (PASS/FAIL lines for the targets);
-#   3. a training step of sew_resnet18_cifar and spikformer_4_384_cifar, eager and torch.compile (fp32, bf16),
-#      against spikingjelly 2.0 in the same modes.
+#   3. a training step of sew_resnet18_cifar and spikformer_4_384_cifar, eager and torch.compile (fp32, bf16)
+#      with both compiled neuron backends (Inductor-fused plain torch, and +cupy: the fused kernel kept under
+#      compile), against spikingjelly 2.0 in the same modes.
 # Writes logs and tables to $OUT when set (else ./gpu_check_out) and prints the short table last.
 #
 # Usage, from the repository root:
@@ -47,10 +50,18 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 
 # --- 1. CUDA parity, eager and compiled ------------------------------------------------------------------
 step "parity tests (tests/neurons)"
-timeout 240 $PY -m pytest tests/neurons -q -x -p no:cacheprovider >"$OUT_DIR/parity.log" 2>&1
+timeout 180 $PY -m pytest tests/neurons -q -x -p no:cacheprovider --ignore=tests/neurons/test_cuda_emulation.py \
+  >"$OUT_DIR/parity.log" 2>&1
 PARITY_RC=$?
 PARITY=$(tail -n 1 "$OUT_DIR/parity.log")
 echo "$PARITY" | tee -a "$LOG"
+
+# --- 1b. CPU emulation of the CUDA source (g++) vs the device ----------------------------------------------
+step "emulated CUDA (CPU, g++) vs device"
+timeout 120 $PY -m pytest tests/neurons/test_cuda_emulation.py -q -p no:cacheprovider >"$OUT_DIR/emulation.log" 2>&1
+EMU_RC=$?
+EMU=$(tail -n 1 "$OUT_DIR/emulation.log")
+echo "$EMU (test_emulation_matches_the_device: one per variant; skipped ones mean no g++ or no cupy)" | tee -a "$LOG"
 
 # --- 2. neuron kernels ----------------------------------------------------------------------------------
 step "benchmark_neurons"
@@ -63,8 +74,8 @@ NEURONS_RC=$?
 MODELS_RC=0
 for model in sew_resnet18_cifar spikformer_4_384_cifar; do
   step "train step: $model"
-  timeout 150 $PY hub_scripts/benchmark.py --model "$model" --device cuda --T 4 -b 64 --train --compare spikingjelly \
-    --modes eager,eager+bf16,compile,compile+bf16 --num-warm-iter 3 --num-bench-iter 10 \
+  timeout 200 $PY hub_scripts/benchmark.py --model "$model" --device cuda --T 4 -b 64 --train --compare spikingjelly \
+    --modes eager,eager+bf16,compile,compile+bf16,compile+cupy,compile+bf16+cupy --num-warm-iter 3 --num-bench-iter 8 \
     --results-file "$OUT_DIR/train_$model.csv" >"$OUT_DIR/train_$model.log" 2>&1 || MODELS_RC=1
 done
 
@@ -74,6 +85,7 @@ SUMMARY="$OUT_DIR/summary.md"
   echo "# gpu_check $(date -u +%Y-%m-%dT%H:%MZ), $(( $(date +%s) - START )) s"
   echo
   echo "parity (rc $PARITY_RC): $PARITY"
+  echo "emulated CUDA vs device (rc $EMU_RC): $EMU"
   echo
   echo "## neuron kernels (rc $NEURONS_RC): fwd+bwd ms, median"
   grep -E "^\| (neuron|lif)" "$OUT_DIR/neurons.md" 2>/dev/null || tail -n 5 "$OUT_DIR/neurons.log"
@@ -81,8 +93,8 @@ SUMMARY="$OUT_DIR/summary.md"
   echo
   echo "## training steps (rc $MODELS_RC)"
   for model in sew_resnet18_cifar spikformer_4_384_cifar; do
-    grep -E "train: |error" "$OUT_DIR/train_$model.log" 2>/dev/null || tail -n 3 "$OUT_DIR/train_$model.log"
+    grep -E "^$model|train: |error" "$OUT_DIR/train_$model.log" 2>/dev/null || tail -n 3 "$OUT_DIR/train_$model.log"
   done
 } >"$SUMMARY"
 cat "$SUMMARY"
-[[ $PARITY_RC -eq 0 && $NEURONS_RC -eq 0 && $MODELS_RC -eq 0 ]]
+[[ $PARITY_RC -eq 0 && $EMU_RC -eq 0 && $NEURONS_RC -eq 0 && $MODELS_RC -eq 0 ]]

@@ -4,7 +4,9 @@
     python hub_scripts/make_model_cards.py            # model_cards/*.md, checkpoints/*/README.md, README tables
 
 Reads checkpoints/<name>/results.json (written by hub_scripts/distill.py) and recipes/paper/*.yaml;
-nothing here is typed by hand.
+nothing here is typed by hand. Every ported tag gets its card from the registry (provenance, reported
+top-1, settings, theoretical ANN-twin MACs): status "ported, not yet re-validated". A card that
+hub_scripts/release.py wrote from the authors' file is kept (pass --rewrite-ported to replace it).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from snn_zoo.hub.card import render_model_card
+from snn_zoo.hub.card import card_status, is_release_card, render_model_card, render_ported_card
 from snn_zoo.hub.markdown import replace_marked_block
+from snn_zoo.hub.port import ported_results
 from snn_zoo.io import atomic_write_text
 from snn_zoo.models._builder import HUB_ORG
+from snn_zoo.nir.write import nir_card_line
 from snn_zoo.train import load_recipe
 
 
@@ -41,8 +45,8 @@ def zoo_table(results: list[dict]) -> str:
     """One row per published checkpoint, from its results.json (mean ± sample std over its seeds)."""
     lines = [
         "| Checkpoint | Data | Method | T | Top-1 (%) mean ± std | Top-1 per seed | Teacher top-1 (%) | Params | "
-        "Firing rate | SOPs / image | Energy / image (µJ) | ANN-twin energy (µJ) | Train (s) |",
-        "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "Firing rate | SOPs / image | Energy / image (µJ) | ANN-twin energy (µJ) | Train (s) | NIR |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         teacher = "-"
@@ -54,7 +58,8 @@ def zoo_table(results: list[dict]) -> str:
             f"| [`{r['name']}`](model_cards/{r['name']}.md) | {r['dataset']} | {r['method']} | {r['T']} | "
             f"{_top1(r)} | {_seeds(r)} | {teacher} | {r['param_count']:,} | {r['mean_firing_rate']:.4f} | "
             f"{r['sops_per_image']:,.0f} | {r['energy_mj_per_image'] * 1e3:.3f} | "
-            f"{r['ann_energy_mj_per_image'] * 1e3:.3f} | {r.get('train_seconds_mean', r['train_seconds']):.0f} |"
+            f"{r['ann_energy_mj_per_image'] * 1e3:.3f} | {r.get('train_seconds_mean', r['train_seconds']):.0f} | "
+            f"{nir_card_line(r['model'], {'neuron': r.get('neuron')}).split(':')[0]} |"  # exports to NIR: yes / no
         )
     return "\n".join(lines) + "\n"
 
@@ -94,9 +99,10 @@ def recipes_table(recipe_dir: Path, checkpoints: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
-    parser.add_argument("--cards", type=Path, default=ROOT / "model_cards")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints", help="run folders of the zoo")
+    parser.add_argument("--cards", type=Path, default=ROOT / "model_cards", help="where the cards are written")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md", help="README whose tables are updated")
+    parser.add_argument("--rewrite-ported", action="store_true", help="also replace cards written by release.py")
     args = parser.parse_args()
 
     results = [json.loads(p.read_text()) for p in sorted(args.checkpoints.glob("*/results.json"))]
@@ -107,6 +113,16 @@ def main() -> int:
         prefix = f"../{args.checkpoints.name}/{r['name']}/"
         atomic_write_text(args.cards / f"{r['name']}.md", render_model_card(r, repo_id, asset_prefix=prefix))
         print(f"card: {r['name']}")
+    from snn_zoo.models import ported_weights
+
+    for tag in sorted(ported_weights()):
+        path = args.cards / f"{tag}.md"
+        text = path.read_text() if path.is_file() else ""
+        if text and is_release_card(text) and not args.rewrite_ported:  # written by release.py from the file
+            print(f"card: {tag} kept ({card_status(text)})")
+            continue
+        atomic_write_text(path, render_ported_card(ported_results(tag)))
+        print(f"card: {tag}")
     text = args.readme.read_text()
     text = replace_marked_block(text, "zoo-table", zoo_table(results) + "\n" + kd_vs_baseline_table(results))
     text = replace_marked_block(text, "recipes-table", recipes_table(ROOT / "recipes" / "paper", args.checkpoints))

@@ -104,10 +104,20 @@ def ported_rows(filter: str = "") -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["name"])
 
 
-def ported_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Render :func:`ported_rows` as a markdown table; the status column says what has not been done yet."""
-    from snn_zoo.models import PORTED_STATUS
+CARDS = Path(__file__).resolve().parents[1] / "model_cards"
 
+
+def card_status_of(name: str, cards: Path = CARDS) -> str:
+    """The status line of model_cards/<name>.md (written by make_model_cards.py / release.py)."""
+    from snn_zoo.hub.card import card_status
+
+    path = cards / f"{name}.md"
+    status = card_status(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return f"[{status}](model_cards/{name}.md)" if status else "no card (run hub_scripts/make_model_cards.py)"
+
+
+def ported_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Render :func:`ported_rows` as a markdown table; the status column is read from each tag's card."""
     lines = [
         "| " + " | ".join(PORTED_COLUMNS) + " |",
         "|" + "|".join(["---", "---", "---:", "---:", "---", "---", "---", "---", "---"]) + "|",
@@ -119,7 +129,7 @@ def ported_table(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| `{r['name']}` | {r['dataset']} | {r['top1']:.2f} | {args['T']} | {neuron} | {size} | "
             f"[{r['repo']}](https://github.com/{r['repo']}) ({r['source_license']}) | "
-            f"[link]({r['origin_url']}) | {PORTED_STATUS} |"
+            f"[link]({r['origin_url']}) | {card_status_of(r['name'])} |"
         )
     return "\n".join(lines) + "\n"
 

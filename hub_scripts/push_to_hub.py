@@ -7,6 +7,8 @@
 RUN_DIR holds model.safetensors + config.json (written by snn_zoo.save_pretrained or
 hub_scripts/distill.py) and optionally results.json (the model card is rendered from it),
 README.md, *.png and *.csv. Pickles (optimizer.bin, pytorch_model.bin, ...) are never uploaded.
+A symbolic link is uploaded as its target only when the target lies inside RUN_DIR; a link leaving it
+(or a broken one) is refused by name before anything is staged.
 The token comes from HF_TOKEN or `hf auth login`; it is never printed.
 
 Exit status: 0 on success, 2 when the checkpoint or the Hub refuses (one line on stderr).
@@ -15,6 +17,7 @@ Exit status: 0 on success, 2 when the checkpoint or the Hub refuses (one line on
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -59,7 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help=f"write the exact upload folder (default RUN_DIR/{DEFAULT_DRY_RUN}) and upload nothing",
     )
-    parser.add_argument("--commit-message", default="Add snn_zoo checkpoint")
+    parser.add_argument("--commit-message", default="Add snn_zoo checkpoint", help="title of the Hub commit")
     return parser.parse_args(argv)
 
 
@@ -77,12 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_repo_id(args.repo_id)
         skipped = [name for name in left_out(args.run_dir) if not name.startswith(f"{DEFAULT_DRY_RUN}/")]
         if args.dry_run is not None:
+            out = args.run_dir / DEFAULT_DRY_RUN if args.dry_run is _DEFAULT else Path(args.dry_run)
+            if out.is_symlink():  # never write through (or empty) a link the script did not make
+                raise CheckpointError(
+                    f"Dry-run folder {str(out)!r} is a symbolic link (to {os.readlink(out)!r}); remove the link "
+                    f"or pass --dry-run DIR with a new or empty folder."
+                )
+            if out.exists() and not out.is_dir():
+                raise CheckpointError(f"Dry-run folder {str(out)!r} is a file; remove it or pass --dry-run DIR.")
             if args.dry_run is _DEFAULT:
-                out = args.run_dir / DEFAULT_DRY_RUN
                 if out.is_dir():
                     shutil.rmtree(out)  # our own folder from an earlier dry run: start clean
             else:
-                out = Path(args.dry_run)
                 if out.exists() and (not out.is_dir() or any(out.iterdir())):
                     raise CheckpointError(
                         f"Dry-run folder {str(out)!r} exists and is not empty; pass a new or empty DIR."

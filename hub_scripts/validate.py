@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Validate snn_zoo models: top-1/top-5, firing rates, SynOps and energy per image (timm's validate.py).
 
+    python hub_scripts/validate.py runs/spiking_cnn_small.bkd_t4_digits   # a training run: its own data, no flags
     python hub_scripts/validate.py --model spiking_cnn_tiny --dataset digits
     python hub_scripts/validate.py --model "sew*" --dataset digits --max-batches 2 --results-file r.csv
     python hub_scripts/validate.py --checkpoint output/run1 --dataset cifar10 --data-dir D --amp
@@ -47,9 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
         "(optional with a --checkpoint folder whose config.json names the architecture)",
     )
     p.add_argument("--pretrained", action="store_true", help="load the registry's pretrained weights")
-    p.add_argument("--checkpoint", default=None, help="run folder with model.safetensors, or a .safetensors file")
+    p.add_argument(
+        "run", nargs="?", default=None, metavar="RUN_DIR", help="a training run's folder (same as --checkpoint)"
+    )
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="run folder with model.safetensors, or a .safetensors file; a training run's folder also gives the "
+        "validation data it was measured on (its results.json), unless --dataset / --img-size say otherwise",
+    )
     p.add_argument("--data-dir", default=None, help="dataset root (not needed for digits, digits_dvs, synthetic)")
-    p.add_argument("--dataset", default="digits", help=f"one of: {', '.join(list_datasets())}")
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help=f"one of: {', '.join(list_datasets())} (default: a run folder's own, else digits)",
+    )
     p.add_argument("--split", default="val", help="dataset split (default: val)")
     p.add_argument("-b", "--batch-size", type=positive_int, default=64, help="evaluation batch size")
     p.add_argument("-j", "--workers", type=int, default=0, help="data loader worker processes")
@@ -80,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.amp_dtype is not None and not args.amp:
         parser.error("--amp-dtype needs --amp")
+    if args.run and args.checkpoint and args.run != args.checkpoint:
+        parser.error("give the run folder once: RUN_DIR or --checkpoint")
+    args.checkpoint = args.checkpoint or args.run
     try:
         rows = validate_models(
             args.model,

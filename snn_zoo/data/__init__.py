@@ -16,6 +16,7 @@ from .dataset_factory import (
     create_dataset,
     dataset_info,
     dataset_title,
+    eval_data_config,
     list_datasets,
     takes_timm_augmentation,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "dataset_title",
     "digits_dvs_events",
     "digits_split_indices",
+    "eval_data_config",
     "events_to_frames",
     "list_datasets",
     "load_digits_arrays",

@@ -36,11 +36,16 @@ from .constants import (
     MNIST_STD,
 )
 from .dataset_info import DatasetError, DatasetInfo
-from .sources.common import BuildRequest, InputSize, PathLike, check_T
+from .sources.common import BuildRequest, InputSize, PathLike, check_T, normalize_input_size, tensor_data_config
 from .sources.embedded import build_digits, build_digits_dvs, build_synthetic, describe_synthetic
-from .sources.image_folder import IMAGE_FOLDER_LAYOUT, build_image_folder, describe_image_folder
+from .sources.image_folder import (
+    IMAGE_FOLDER_LAYOUT,
+    build_image_folder,
+    describe_image_folder,
+    image_folder_data_config,
+)
 from .sources.spikingjelly_events import build_cifar10_dvs, build_dvs128_gesture
-from .sources.torchvision_sets import build_torchvision
+from .sources.torchvision_sets import build_torchvision, torchvision_data_config
 
 __all__ = [
     "DatasetError",
@@ -48,11 +53,14 @@ __all__ = [
     "create_dataset",
     "dataset_info",
     "dataset_title",
+    "eval_data_config",
     "list_datasets",
     "takes_timm_augmentation",
 ]
 
 Describe = Callable[[str, Path | None, str | None, dict[str, Any]], DatasetInfo]
+#: (info, input size, dataset kwargs) -> the evaluation transform in timm's data-config terms.
+DataConfig = Callable[[DatasetInfo, tuple[int, int, int], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class _Source:
     layout: str | None = None  # expected files under data_dir; None = embedded, needs no files
     aliases: tuple[str, ...] = ()
     timm_augment: bool = False  # takes timm.data.create_transform kwargs (auto_augment, re_prob, ...)
+    data_config: DataConfig = tensor_data_config  # how the evaluation transform reads in timm's terms
 
 
 def _torchvision(dataset_cls: str, folder: str, natural_images: bool) -> Callable[..., Dataset]:
@@ -92,6 +101,7 @@ _SOURCES: dict[str, _Source] = {
         DatasetInfo("mnist", 10, 1, (1, 28, 28), MNIST_MEAN, MNIST_STD),
         title="MNIST",
         layout=_MNIST_LAYOUT.format("MNIST", "MNIST"),
+        data_config=torchvision_data_config,
     ),
     "fashion_mnist": _Source(
         _torchvision("FashionMNIST", "FashionMNIST", natural_images=False),
@@ -99,6 +109,7 @@ _SOURCES: dict[str, _Source] = {
         title="Fashion-MNIST",
         layout=_MNIST_LAYOUT.format("FashionMNIST", "FashionMNIST"),
         aliases=("fashionmnist", "fmnist"),
+        data_config=torchvision_data_config,
     ),
     "cifar10": _Source(
         _torchvision("CIFAR10", "cifar-10-batches-py", natural_images=True),
@@ -108,6 +119,7 @@ _SOURCES: dict[str, _Source] = {
         "(the extracted python version of CIFAR-10)",
         aliases=("cifar_10",),
         timm_augment=True,
+        data_config=torchvision_data_config,
     ),
     "cifar100": _Source(
         _torchvision("CIFAR100", "cifar-100-python", natural_images=True),
@@ -116,6 +128,7 @@ _SOURCES: dict[str, _Source] = {
         layout="<data_dir>/cifar-100-python/{train,test,meta} (the extracted python version of CIFAR-100)",
         aliases=("cifar_100",),
         timm_augment=True,
+        data_config=torchvision_data_config,
     ),
     "imagenet": _Source(
         partial(build_image_folder, expected_classes=1000),
@@ -123,6 +136,7 @@ _SOURCES: dict[str, _Source] = {
         title="ImageNet-1k",
         layout=IMAGE_FOLDER_LAYOUT,
         timm_augment=True,
+        data_config=image_folder_data_config,
     ),
     "imagefolder": _Source(
         build_image_folder,
@@ -130,6 +144,7 @@ _SOURCES: dict[str, _Source] = {
         layout=IMAGE_FOLDER_LAYOUT,
         aliases=("image_folder", "folder"),
         timm_augment=True,
+        data_config=image_folder_data_config,
     ),
     "cifar10_dvs": _Source(
         build_cifar10_dvs,
@@ -221,6 +236,20 @@ def dataset_info(name: str, data_dir: PathLike | None = None, **kwargs: Any) -> 
 def takes_timm_augmentation(name: str) -> bool:
     """Whether dataset ``name`` builds its images with timm's create_transform kwargs (auto_augment, re_prob, ...)."""
     return _SOURCES[_canonical_name(name)].timm_augment
+
+
+def eval_data_config(info: DatasetInfo, input_size: InputSize | None = None, **kwargs: Any) -> dict[str, Any]:
+    """The evaluation transform of dataset ``info.name`` at ``input_size`` (default: the dataset's), in the terms
+    of timm's ``resolve_data_config``: input_size, interpolation, mean, std, crop_pct, crop_mode.
+
+    ``kwargs`` are the dataset kwargs the run passes to :func:`create_dataset` (e.g. ``crop_pct``,
+    ``interpolation``). A checkpoint's ``pretrained_cfg`` records this, so ``timm.data.resolve_data_config``
+    on the loaded model rebuilds the transform the model was validated with.
+    """
+    size = normalize_input_size(input_size, info.input_size)
+    config = dict(input_size=size, mean=tuple(info.mean), std=tuple(info.std))
+    config.update(_SOURCES[_canonical_name(info.name)].data_config(info, size, kwargs))
+    return config
 
 
 def dataset_title(name: str) -> str:

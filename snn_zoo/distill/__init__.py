@@ -5,7 +5,15 @@ from .bkd import BKDLoss, resize_to
 from .distiller import Distiller, ResizedInput, teacher_input
 from .hetero import HeteroKDLoss, SpikeRateRegularizer
 from .logit import hetero_kd_loss, kd_loss, wsld_loss
-from .methods import METHOD_DEFAULTS, METHOD_TABLE, METHODS, SINGLE_STEP_NOISE_CARD, MethodSpec, get_method
+from .methods import (
+    METHOD_DEFAULTS,
+    METHOD_TABLE,
+    METHODS,
+    SINGLE_STEP_NOISE_CARD,
+    MethodSpec,
+    check_loss_weights,
+    get_method,
+)
 from .noisy import NoisySingleStep, input_gain, noisy_single_step, to_multi_step
 from .sakd import SAKD_WEIGHTS, StageFeatureKD, TransferReport, transfer_ann_weights
 
@@ -24,6 +32,7 @@ __all__ = [
     "SpikeRateRegularizer",
     "StageFeatureKD",
     "TransferReport",
+    "check_loss_weights",
     "get_method",
     "hetero_kd_loss",
     "input_gain",

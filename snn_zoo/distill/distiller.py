@@ -58,7 +58,7 @@ from ..models._base import SpikingModel
 from .bkd import BKDLoss
 from .hetero import SpikeRateRegularizer
 from .logit import hetero_kd_loss, kd_loss, wsld_loss
-from .methods import METHOD_DEFAULTS, METHODS, get_method
+from .methods import METHOD_DEFAULTS, METHODS, check_loss_weights, get_method
 from .sakd import StageFeatureKD
 
 __all__ = ["METHODS", "METHOD_DEFAULTS", "Distiller", "ResizedInput", "teacher_input"]
@@ -165,12 +165,7 @@ class Distiller(nn.Module):
     ):
         super().__init__()
         spec = get_method(method)
-        unknown = set(loss_weights) - set(spec.defaults)
-        if unknown:
-            raise TypeError(
-                f"Distiller(method={method!r}) got unknown weight(s) {sorted(unknown)}; "
-                f"accepted: {sorted(spec.defaults)}."
-            )
+        check_loss_weights(method, loss_weights)
         if teacher is None and spec.needs_teacher:
             raise ValueError(f"method={method!r} needs a teacher.")
         self.method, self.spec = method, spec

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["METHODS", "METHOD_DEFAULTS", "METHOD_TABLE", "MethodSpec", "get_method"]
+__all__ = ["METHODS", "METHOD_DEFAULTS", "METHOD_TABLE", "MethodSpec", "check_loss_weights", "get_method"]
 
 _BKD_CITATION = (
     "@inproceedings{xu2024bkdsnn,\n  title={BKDSNN: Enhancing the Performance of Learning-based Spiking Neural "
@@ -139,3 +139,15 @@ def get_method(name: str) -> MethodSpec:
         return METHOD_TABLE[name]
     except KeyError:
         raise ValueError(f"Unknown distillation method {name!r}; choose one of {list(METHODS)}.") from None
+
+
+def check_loss_weights(method: str, weights: dict) -> None:
+    """Loss-weight names must be ``method``'s (its ``MethodSpec.defaults``) and values numbers: one ValueError
+    naming the wrong ones and the valid names. Recipes and ``Distiller`` both check through here."""
+    known = get_method(method).defaults
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ValueError(f"Unknown loss weight(s) {unknown} for method {method!r}; valid: {sorted(known)}.")
+    for key, value in weights.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"loss weight {key!r} must be a number, got {value!r} ({type(value).__name__}).")

@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 
 from ..neurons.hooks import NeuronHooks
+from ..neurons.kinds import get_neuron_kind
 from ..neurons.nodes import MultiStepNeuron
 
 __all__ = ["NoisySingleStep", "input_gain", "noisy_single_step", "to_multi_step"]
@@ -42,14 +43,10 @@ __all__ = ["NoisySingleStep", "input_gain", "noisy_single_step", "to_multi_step"
 
 def input_gain(neuron: MultiStepNeuron) -> float:
     """c = dh/dx of the neuron's charge equation (see the module docstring)."""
-    kind = getattr(neuron, "kind", "")
-    if kind == "if" or not getattr(neuron, "decay_input", False):
+    kind = get_neuron_kind(neuron.kind)
+    if not kind.leaky:
         return 1.0
-    if kind == "lif":
-        return 1.0 / neuron.tau
-    if kind == "plif":
-        return float(neuron.w.detach().sigmoid())
-    raise TypeError(f"Unknown neuron kind {kind!r} for {type(neuron).__name__}.")
+    return kind.input_gain(neuron.decay(), neuron.decay_input)
 
 
 class NoisySingleStep(NeuronHooks):

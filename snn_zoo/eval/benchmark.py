@@ -50,13 +50,15 @@ class RunMode:
     compile: ``torch.compile(model)`` (default Inductor settings; compile time is excluded: the
     warm-up steps compile). amp_dtype: autocast dtype or None (fp32). channels_last: model and
     input in channels-last layout. grad_checkpointing: '' (off), 'block' or 'packed' (per-block
-    checkpointing, packed: binary block inputs at 1 bit; zoo models only).
+    checkpointing, packed: binary block inputs at 1 bit; zoo models only). neuron_backend: '' (the
+    model's own, 'auto') or 'cupy' (the fused kernel, kept under torch.compile; zoo models on CUDA only).
     """
 
     compile: bool = False
     amp_dtype: torch.dtype | None = None
     channels_last: bool = False
     grad_checkpointing: str = ""
+    neuron_backend: str = ""
 
     @property
     def label(self) -> str:
@@ -68,6 +70,8 @@ class RunMode:
             parts.append("channels_last")
         if self.grad_checkpointing:
             parts.append(f"ckpt-{self.grad_checkpointing}")
+        if self.neuron_backend:
+            parts.append(self.neuron_backend)
         return "+".join(parts)
 
 
@@ -77,26 +81,35 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _timed(step: Callable[[], Any], device: torch.device) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    step()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
 def _interleaved(
     steps: dict[str, Callable[[], Any]], num_warm_iter: int, num_bench_iter: int, device: torch.device
-) -> dict[str, list[float]]:
-    """Seconds per call of every step, calls interleaved (a, b, a, b, ...) after the warm-up.
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """(seconds per call of every step, calls interleaved (a, b, a, b, ...) after the warm-up;
+    seconds of each step's first call: with torch.compile, the compile time plus one step).
 
     Interleaving makes a load change on a shared machine hit every candidate alike, so the
     comparison holds even when the absolute numbers drift.
     """
-    for _ in range(num_warm_iter):
-        for step in steps.values():
-            step()
+    first = {}
+    for i in range(num_warm_iter):
+        for name, step in steps.items():
+            if i == 0:
+                first[name] = _timed(step, device)
+            else:
+                step()
     times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(num_bench_iter):
         for name, step in steps.items():
-            _sync(device)
-            t0 = time.perf_counter()
-            step()
-            _sync(device)
-            times[name].append(time.perf_counter() - t0)
-    return times
+            times[name].append(_timed(step, device))
+    return times, first
 
 
 def _timing(prefix: str, batch_size: int, times: list[float]) -> dict[str, float]:
@@ -320,9 +333,13 @@ def benchmark_models(
             continue
         for net, _ in nets.values():
             net.train(train_mode)
-        times = _interleaved({label: st[index] for label, st in steps.items()}, num_warm_iter, num_bench_iter, dev)
+        times, first = _interleaved(
+            {label: st[index] for label, st in steps.items()}, num_warm_iter, num_bench_iter, dev
+        )
         for label, ts in times.items():
             results[label].update(_timing(mode_name, results[label]["batch_size"], ts))
+            if label in first:
+                results[label][f"{mode_name}_first_step_ms"] = 1e3 * first[label]
         if measure_memory:
             for label, st in steps.items():  # one step each, alone, after the warm-up
                 results[label][f"{mode_name}_peak_mem_mb"] = peak_step_memory_mb(st[index], dev)
@@ -409,7 +426,7 @@ def kd_overhead(
         distiller(x, y)["loss"].backward()
         kd_opt.step()
 
-    times = _interleaved({"ce": ce_step, "kd": kd_step}, num_warm_iter, num_bench_iter, dev)
+    times, _ = _interleaved({"ce": ce_step, "kd": kd_step}, num_warm_iter, num_bench_iter, dev)
     ce, kd = (sum(times[k]) / len(times[k]) for k in ("ce", "kd"))
     return dict(
         model=model_name,

@@ -69,18 +69,14 @@ def evaluate(
 
     Args:
         model: the classifier (train/eval mode is restored afterwards).
-        loader: an iterable of batches. With ``accelerator``, pass a loader prepared by
-            ``accelerator.prepare`` so each process sees its shard; the per-sample results are
-            gathered with ``accelerator.gather_for_metrics`` (which drops the samples padded into
-            the last batch), so the metrics equal a single-process run.
-        accelerator: an ``accelerate.Accelerator`` or ``None``.
-        max_batches: stop after this many batches (per process).
-        progress: show a tqdm bar (main process only).
-        amp_dtype: run the forward under ``torch.autocast`` with this dtype (loss in fp32).
+        loader: an iterable of batches; with ``accelerator``, one prepared by ``accelerator.prepare`` (each
+            process sees its shard; ``gather_for_metrics`` drops the padded tail, so the metrics equal a
+            single-process run).
+        accelerator: an ``accelerate.Accelerator`` or ``None``; max_batches: per process.
+        progress: a tqdm bar (main process only); amp_dtype: autocast dtype of the forward (loss in fp32).
         device: where to put inputs (default: the accelerator's device, else the model's).
-        batch_first: layout of 5-D event inputs: ``False`` = [T, B, C, H, W] (what
-            ``snn_zoo.data.create_loader`` yields), ``True`` = [B, T, C, H, W] (PyTorch's default
-            collate).
+        batch_first: layout of 5-D event inputs: ``False`` = [T, B, C, H, W] (``create_loader``'s),
+            ``True`` = [B, T, C, H, W] (PyTorch's default collate).
         desc: progress bar label.
     """
     if max_batches is not None and max_batches < 1:

@@ -19,6 +19,7 @@ from spikingjelly.activation_based import functional
 
 from ..layers import to_sequence
 from ..neurons import get_surrogate
+from ..neurons.kinds import get_neuron_kind
 
 __all__ = ["SpikingJellyModel", "sj_multistep", "sj_neuron", "spikingjelly_equivalent"]
 
@@ -66,13 +67,10 @@ def sj_neuron(
         step_mode="m",
         surrogate_function=sg.sj_class(alpha=sg.default_alpha if alpha is None else alpha),
     )
-    if neuron == "if":
-        return sj.IFNode, common
-    if neuron == "lif":
-        return sj.LIFNode, dict(common, tau=tau, decay_input=decay_input)
-    if neuron == "plif":
-        return sj.ParametricLIFNode, dict(common, init_tau=tau, decay_input=decay_input)
-    raise ValueError(f"spikingjelly has no equivalent for neuron={neuron!r}; use 'if', 'lif' or 'plif'.")
+    kind = get_neuron_kind(neuron)
+    if kind.leaky:
+        common.update({kind.sj_tau_kwarg: tau, "decay_input": decay_input})
+    return getattr(sj, kind.sj_class), common
 
 
 def spikingjelly_equivalent(
@@ -161,19 +159,16 @@ def sj_multistep(
     from spikingjelly.activation_based import surrogate as sjs
 
     sg = sjs.Sigmoid(alpha=4.0)
-    inputs = [x, w] if kind == "plif" else [x]
+    nk = get_neuron_kind(kind)
+    inputs = [x, w] if nk.learned_decay else [x]
     if api == "functional":
-        if kind == "if":
-            return (lambda: functional.if_multi_step(x, v0, 1.0, 0.0, sg, False)[0]), inputs
-        if kind == "lif":
-            return (lambda: functional.lif_multi_step(x, v0, tau, True, 1.0, 0.0, sg, False)[0]), inputs
-        return (lambda: functional.plif_multi_step(x, v0, w, True, 1.0, 0.0, sg, False)[0]), inputs
-    if kind == "if":
-        node = sjn.IFNode(surrogate_function=sg, step_mode="m")
-    elif kind == "lif":
-        node = sjn.LIFNode(tau=tau, surrogate_function=sg, step_mode="m")
-    else:
-        node = sjn.ParametricLIFNode(init_tau=tau, surrogate_function=sg, step_mode="m")
+        fn = getattr(functional, nk.sj_functional)
+        # (x, v, [decay: w for PLIF, tau for LIF, decay_input,] v_threshold, v_reset, surrogate, detach_reset)
+        decay = ((w if nk.learned_decay else tau), True) if nk.leaky else ()
+        return (lambda: fn(x, v0, *decay, 1.0, 0.0, sg, False)[0]), inputs
+    tau_kwarg = {nk.sj_tau_kwarg: tau} if nk.leaky else {}
+    node = getattr(sjn, nk.sj_class)(surrogate_function=sg, step_mode="m", **tau_kwarg)
+    if nk.learned_decay:
         inputs = [x, node.w]  # the module's own parameter
     node = node.to(x.device)
 

@@ -21,9 +21,8 @@ import torch.nn as nn
 from ..data import DatasetError, create_dataset, create_loader, dataset_info
 from ..factory import create_model, list_models
 from ..io import CONFIG_NAME, CheckpointError, PathLike, config_num_classes, load_weights, read_config
-from ..layers import first_samples, is_sequence
 from ..models import SNN_MODELS
-from .evaluate import evaluate
+from .measure import ENERGY_SAMPLES, measure
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -33,6 +32,7 @@ __all__ = [
     "format_row",
     "load_checkpoint",
     "resolve_amp_dtype",
+    "run_eval_data",
     "validate_model",
     "validate_models",
     "write_results",
@@ -147,9 +147,87 @@ def _plot_path(firing_plot: PathLike, model_name: str, many: bool) -> Path:
 
 
 # -- validation -----------------------------------------------------------------------------------------
+RESULTS_NAME = "results.json"
+
+
+def run_eval_data(checkpoint: PathLike | None) -> dict | None:
+    """The validation data a training run recorded in its results.json (``eval_data``: dataset, data_dir and
+    the exact create_dataset kwargs), so a run folder validates on what it was measured on; None otherwise."""
+    if checkpoint is None:
+        return None
+    path = Path(checkpoint).expanduser()
+    folder = path if path.is_dir() else path.parent
+    file = folder / RESULTS_NAME
+    if not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text()).get("eval_data")
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise ValidationError(f"{str(file)!r} is not a results file ({e}); pass --dataset explicitly.") from e
+
+
+def _build_model(
+    model: str | nn.Module, checkpoint: PathLike | None, pretrained: bool, kwargs: dict, classes: int
+) -> tuple:
+    """(network, display name): a given module, or ``create_model`` with the checkpoint's config.json args under
+    the caller's; weights from ``checkpoint`` when given."""
+    if isinstance(model, nn.Module):
+        if checkpoint is not None:
+            load_checkpoint(model, checkpoint)
+        return model, type(model).__name__
+    config = _checkpoint_config(checkpoint) if checkpoint is not None else {}
+    if config:
+        arch = model.split(":")[-1].split(".")[0]
+        if config.get("architecture") not in (None, arch) and ":" not in model:
+            raise CheckpointError(
+                f"{str(Path(checkpoint))!r} holds a {config['architecture']!r} checkpoint (its config.json), not "
+                f"{arch!r}; pass model={config['architecture']!r} or leave model out."
+            )
+        kwargs = {**config.get("model_args", {}), **{k: v for k, v in kwargs.items() if v is not None}}
+    if kwargs.get("num_classes") is None:  # the checkpoint's, else the dataset's
+        kwargs["num_classes"] = config_num_classes(config) or classes
+    try:
+        net = create_model(model, pretrained=pretrained, **{k: v for k, v in kwargs.items() if v is not None})
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise ValidationError(f"Could not create model {model!r}: {e}") from e
+    if checkpoint is not None:
+        load_checkpoint(net, checkpoint)
+    return net, model
+
+
+def _check_options(batch_size: int, T: int | None, img_size: int | None, plot: bool, energy: bool) -> None:
+    if batch_size < 1:
+        raise ValidationError(f"batch_size must be >= 1, got {batch_size}.")
+    if T is not None and (not isinstance(T, int) or T < 1):
+        raise ValidationError(f"T must be an integer >= 1, got {T!r}.")
+    if img_size is not None and img_size < 1:
+        raise ValidationError(f"img_size must be >= 1, got {img_size}.")
+    if plot and not energy:
+        raise ValidationError("firing_plot needs the energy/firing-rate pass (energy=True).")
+
+
+def _eval_dataset(info, data_dir, split: str, recorded: dict | None, T: int, size: tuple | None) -> tuple:
+    """(validation dataset, its create_dataset kwargs): a run's recorded ones, else the dataset's at ``size``."""
+    data_kwargs = dict(recorded["kwargs"]) if recorded else dict(T=T if info.is_event else None, input_size=size)
+    try:
+        ds = create_dataset(info.name, data_dir=data_dir, split=split, is_training=False, **data_kwargs)
+    except DatasetError as e:
+        raise ValidationError(str(e)) from e
+    return ds, data_kwargs
+
+
+def _write_plot(row: dict, firing_plot: PathLike, name: str, dataset: str) -> None:
+    from ..metrics.plots import plot_firing_rates
+
+    if row["firing_rates"]:
+        plot_firing_rates(row["firing_rates"], firing_plot, title=f"{name} on {dataset} (T={row['T']})")
+    else:
+        _logger.warning("%s has no spiking layers: no firing-rate plot written.", name)
+
+
 def validate_model(
     model: str | nn.Module,
-    dataset: str = "digits",
+    dataset: str | None = None,
     data_dir: PathLike | None = None,
     split: str = "val",
     batch_size: int = 64,
@@ -167,139 +245,57 @@ def validate_model(
     workers: int = 0,
     firing_plot: PathLike | None = None,
     energy: bool = True,
-    energy_samples: int = 16,
+    energy_samples: int = ENERGY_SAMPLES,
     progress: bool = True,
     model_kwargs: dict | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one model and measure its spikes and energy; returns one results row.
+    """Evaluate one model and measure its spikes and energy (:func:`snn_zoo.eval.measure.measure`): one row.
 
     Args:
         model: an snn_zoo name ('arch', 'arch.tag', 'hf-hub:...', 'local-dir:...') or a built module
             (then ``T``/``neuron``/``num_classes``/``in_chans``/``pretrained`` are not used).
-        dataset, data_dir, split: see ``snn_zoo.data.create_dataset`` (embedded datasets need no dir).
+        dataset, data_dir, split: see ``snn_zoo.data.create_dataset``. Unset with a training run's folder as
+            ``checkpoint``: the data the run was measured on (its results.json); else ``digits``.
         batch_size, workers, max_batches: evaluation loader and how many batches to run.
-        T, neuron: SNN settings passed to ``create_model`` (default: the model's / checkpoint's).
+        T, neuron, num_classes, in_chans, img_size: default to the checkpoint's / the model's / the dataset's.
         pretrained: load the registry's weights; ``checkpoint``: a run folder or ``.safetensors``.
-        amp, amp_dtype: autocast for the accuracy pass (bf16 on CPU; fp16/bf16 on CUDA).
-            Energy is always counted in fp32.
-        num_classes, in_chans, img_size: default to the dataset's.
-        energy: count SynOps / energy on the first ``energy_samples`` images of the first batch
-            (``snn_zoo.metrics.energy_report``); the firing rates in the row come from that pass.
+        amp, amp_dtype: autocast for the accuracy pass (bf16 on CPU; fp16/bf16 on CUDA); energy counts in fp32.
+        energy: count SynOps / energy on the first ``energy_samples`` images; the firing rates come from there.
         firing_plot: write the per-layer firing-rate bar chart here (PNG).
     Returns a dict with the keys of :data:`RESULT_COLUMNS` (energy keys ``None`` if ``energy=False``).
     """
-    from ..metrics import energy_report
-    from ..metrics.plots import plot_firing_rates
-
-    if batch_size < 1:
-        raise ValidationError(f"batch_size must be >= 1, got {batch_size}.")
-    if T is not None and (not isinstance(T, int) or T < 1):
-        raise ValidationError(f"T must be an integer >= 1, got {T!r}.")
-    if img_size is not None and img_size < 1:
-        raise ValidationError(f"img_size must be >= 1, got {img_size}.")
+    _check_options(batch_size, T, img_size, firing_plot is not None, energy)
     dev = _resolve_device(device)
     autocast_dtype = resolve_amp_dtype(amp, dev, amp_dtype)
+    recorded = run_eval_data(checkpoint) if dataset is None and img_size is None else None
+    dataset = dataset or (recorded or {}).get("dataset") or "digits"
+    data_dir = data_dir if data_dir is not None else (recorded or {}).get("data_dir")
     try:
         info = dataset_info(dataset, data_dir=data_dir)
     except DatasetError as e:
         raise ValidationError(str(e)) from e
-
-    if isinstance(model, nn.Module):
-        net, name = model, type(model).__name__
-        if checkpoint is not None:
-            load_checkpoint(net, checkpoint)
-    else:
-        name = model
-        kwargs: dict[str, Any] = dict(model_kwargs or {})
-        config = _checkpoint_config(checkpoint) if checkpoint is not None else {}
-        if config:
-            arch = name.split(":")[-1].split(".")[0]
-            if config.get("architecture") not in (None, arch) and ":" not in name:
-                raise CheckpointError(
-                    f"{str(Path(checkpoint))!r} holds a {config['architecture']!r} checkpoint (its config.json), not "
-                    f"{arch!r}; pass model={config['architecture']!r} or leave model out."
-                )
-            kwargs = {**config.get("model_args", {}), **kwargs}
-        if T is not None:
-            kwargs["T"] = T
-        if neuron is not None:
-            kwargs["neuron"] = neuron
-        kwargs["num_classes"] = num_classes or config_num_classes(config) or info.num_classes
-        kwargs["in_chans"] = in_chans or info.in_chans
-        try:
-            net = create_model(name, pretrained=pretrained, **kwargs)
-        except (ValueError, TypeError, RuntimeError) as e:
-            raise ValidationError(f"Could not create model {name!r}: {e}") from e
-        if checkpoint is not None:
-            load_checkpoint(net, checkpoint)
+    in_chans = in_chans or (recorded["kwargs"]["input_size"][0] if recorded else info.in_chans)
+    kwargs = dict(model_kwargs or {}, T=T, neuron=neuron, num_classes=num_classes, in_chans=in_chans)
+    net, name = _build_model(model, checkpoint, pretrained, kwargs, info.num_classes)
     if getattr(net, "num_classes", info.num_classes) < info.num_classes:
         raise ValidationError(
             f"Model {name!r} has {net.num_classes} classes but dataset {dataset!r} has {info.num_classes}; "
             f"pass num_classes={info.num_classes} (with a matching checkpoint)."
         )
     net = net.to(dev).eval()
-    model_T = int(getattr(net, "T", 1) or 1)
-
-    size = (info.in_chans, img_size, img_size) if img_size else None
-    try:
-        ds = create_dataset(
-            dataset,
-            data_dir=data_dir,
-            split=split,
-            T=(T or model_T) if info.is_event else None,
-            is_training=False,
-            input_size=size,
-        )
-    except DatasetError as e:
-        raise ValidationError(str(e)) from e
+    size = (in_chans, img_size, img_size) if img_size else None
+    ds, data_kwargs = _eval_dataset(info, data_dir, split, recorded, T or int(getattr(net, "T", 1) or 1), size)
     loader = create_loader(ds, batch_size=batch_size, is_training=False, num_workers=workers)
-
-    metrics = evaluate(
-        net, loader, max_batches=max_batches, progress=progress, amp_dtype=autocast_dtype, device=dev, desc=name
+    options = dict(max_batches=max_batches, energy=energy, energy_samples=energy_samples, progress=progress)
+    row = measure(net, loader, device=dev, amp_dtype=autocast_dtype, desc=name, **options)
+    if firing_plot is not None:
+        _write_plot(row, firing_plot, name, info.name)
+    size = (data_kwargs.get("input_size") or info.input_size)[-1]
+    where = dict(
+        dataset=info.name, split=split, img_size=size, checkpoint=None if checkpoint is None else str(checkpoint)
     )
-    row: dict[str, Any] = dict(
-        model=name,
-        top1=round(metrics["top1"], 4),
-        top5=round(metrics["top5"], 4),
-        loss=round(metrics["loss"], 6),
-        T=model_T,
-        neuron=getattr(net, "neuron", None),
-        param_count=sum(p.numel() for p in net.parameters()),
-        mean_firing_rate=None,
-        firing_rates=None,
-        sops_per_image=None,
-        macs_per_image=None,
-        energy_mj_per_image=None,
-        ann_energy_mj_per_image=None,
-        num_samples=metrics["num_samples"],
-        dataset=info.name,
-        split=split,
-        img_size=img_size or info.input_size[-1],
-        checkpoint=None if checkpoint is None else str(checkpoint),
-    )
-    if energy:
-        xb = next(iter(loader))[0]
-        x = first_samples(xb, energy_samples)  # create_loader's batches are time-first
-        rep = energy_report(net, x.to(dev)).to_dict()
-        if is_sequence(x):
-            row["T"] = rep["T"]
-        for key in (
-            "mean_firing_rate",
-            "firing_rates",
-            "sops_per_image",
-            "macs_per_image",
-            "energy_mj_per_image",
-            "ann_energy_mj_per_image",
-        ):
-            row[key] = rep[key]
-        if firing_plot is not None:
-            if rep["firing_rates"]:
-                plot_firing_rates(rep["firing_rates"], firing_plot, title=f"{name} on {info.name} (T={row['T']})")
-            else:
-                _logger.warning("%s has no spiking layers: no firing-rate plot written.", name)
-    elif firing_plot is not None:
-        raise ValidationError("firing_plot needs the energy/firing-rate pass (energy=True).")
-    return row
+    meta = dict(model=name, neuron=getattr(net, "neuron", None), **where)
+    return {column: {**row, **meta}.get(column) for column in RESULT_COLUMNS}
 
 
 def validate_models(

@@ -6,7 +6,7 @@ compatibility.
 """
 
 from ..io import CheckpointError, atomic_write_bytes, atomic_write_text, preflight_hub, preflight_local, save_pretrained
-from .card import render_model_card
+from .card import render_card, render_model_card, render_ported_card
 from .push import PushError, check_repo_id, left_out, push_to_hub, stage_upload
 
 __all__ = [
@@ -19,7 +19,9 @@ __all__ = [
     "preflight_hub",
     "preflight_local",
     "push_to_hub",
+    "render_card",
     "render_model_card",
+    "render_ported_card",
     "save_pretrained",
     "stage_upload",
 ]

@@ -8,6 +8,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..data import dataset_title
 from ..distill.methods import METHOD_TABLE, SINGLE_STEP_NOISE_CARD
+from ..nir.write import nir_card_line
 
 
 def _method_text(results: dict) -> str:
@@ -83,6 +84,7 @@ def render_model_card(results: dict, repo_id: str | None = None, asset_prefix: s
         ("Energy saving vs ANN twin (x)", _fmt(energy_ratio)),
         (f"Teacher ({_fmt(results.get('teacher'))}) top-1 (%)", _fmt(results.get("teacher_top1"))),
         ("Training time (s)", _fmt(results.get("train_seconds"), 1)),
+        ("Exports to NIR (neuromorphic hardware)", nir_card_line(results["model"], {"neuron": results.get("neuron")})),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     plot = f"\n![Per-layer firing rate]({asset_prefix}firing_rates.png)\n" if results.get("firing_rate_plot") else ""
@@ -163,6 +165,7 @@ def render_config_card(
         ("Input size", "x".join(map(str, config.get("pretrained_cfg", {}).get("input_size", []))) or "n/a"),
     ]
     rows += [(key, f"`{args[key]}`") for key in _SNN_ARG_NAMES if key in args]
+    rows.append(("Exports to NIR (neuromorphic hardware)", nir_card_line(arch, args)))
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     load_name = f"hf-hub:{repo_id}" if repo_id else f"local-dir:PATH/TO/{name}"
     body = f"""
@@ -195,3 +198,171 @@ model = timm.create_model("{load_name}", pretrained=True)
 {license}
 """
     return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).content
+
+
+# -- ported official checkpoints ---------------------------------------------------------------------
+#: The card line model_table.py reads back for README's ported table (one place says what the status is).
+STATUS_PREFIX = "**Status:** "
+NOT_REVALIDATED = "ported, not yet re-validated"
+#: Only the card of an actual port (release.py / port_official.py) says which file it converted.
+CONVERTED_FROM = "This copy was converted from"
+
+
+def ported_status(results: dict) -> str:
+    """``ported, not yet re-validated`` or ``re-validated on <data>: <top-1>`` from a port's results."""
+    measured = results.get("measured")
+    if not measured:
+        return NOT_REVALIDATED
+    return f"re-validated on {measured['data']} ({measured['num_samples']:,} images): top-1 {measured['top1']:.2f}%"
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def render_ported_card(results: dict) -> str:
+    """Model card of a ported official checkpoint, from its ``results.json`` (see
+    :func:`snn_zoo.hub.port.ported_results`): where the weights come from, what the authors report
+    (with its source and commit), how to load the Hub copy or the authors' own file, how it was
+    ported, theoretical operation counts, and what this port measured (if it was re-validated)."""
+    tag, arch, reported = results["model"], results["architecture"], results["reported"]
+    measured = results.get("measured")
+    data = ModelCardData(
+        library_name="timm",
+        license=results["license"],
+        model_name=tag,
+        tags=["image-classification", "timm", "snn_zoo", "spiking-neural-network", "ported-weights"],
+        eval_results=[
+            EvalResult(
+                task_type="image-classification",
+                dataset_type=results["dataset_key"],
+                dataset_name=reported["dataset"],
+                metric_type="accuracy",
+                metric_name="top-1 accuracy (re-measured by this port)",
+                metric_value=round(float(measured["top1"]), 2),
+            )
+        ]
+        if measured
+        else None,
+    )
+    repo = reported["repo"]
+    commit = results.get("source_commit")
+    at = f" at commit [`{commit[:7]}`](https://github.com/{repo}/tree/{commit})" if commit else ""
+    names = results.get("authors_files") or []
+    example = names[0] if names else "<the file you downloaded>"
+    args = results["model_args"]
+    transform = results["eval_transform"]
+    size = "x".join(map(str, transform["input_size"]))
+    settings = "\n".join(f"| `{k}` | `{args[k]}` |" for k in sorted(args))
+    macs = results.get("ann_macs_per_image")
+    origin = results.get("ported_from")
+    source = f" {CONVERTED_FROM} `{origin['file']}` (SHA-256 `{origin['sha256']}`)." if origin else ""
+    if measured:
+        ops = (
+            f"| SOPs per image (measured, T={args.get('T')}) | {_num(measured.get('sops_per_image'))} |\n"
+            f"| Mean firing rate (measured) | {_num(measured.get('mean_firing_rate'), 4)} |\n"
+            f"| Energy per image (mJ, measured) | {_num(measured.get('energy_mj_per_image'), 4)} |"
+        )
+        measured_text = (
+            f"Re-validated by `hub_scripts/release.py` / `port_official.py` on `{measured['data']}` "
+            f"({measured['num_samples']:,} images, the eval transform above): **top-1 {measured['top1']:.2f}%**, "
+            f"top-5 {measured['top5']:.2f}% (authors: {reported['top1']:.2f}%). Firing rates, SOPs and energy over "
+            f"the first {measured.get('energy_samples', 'n/a')} images."
+        )
+    else:
+        ops = "| SOPs per image | needs firing rates: filled in when re-validated |"
+        measured_text = (
+            "Not re-validated yet: the top-1 above is the authors' number. `hub_scripts/release.py --data-dir` "
+            "measures it and fills this section."
+        )
+    body = f"""
+# {tag}
+
+{STATUS_PREFIX}{ported_status(results)}
+
+Weights released by the authors of [{repo}](https://github.com/{repo}) ([download page]({reported["origin_url"]})),
+converted to safetensors for snn_zoo's `{arch}`. The family's `checkpoint_filter_fn` maps the authors' key
+layout; on golden fixtures made by running the authors' code (`tests/fixtures/official`) the converted
+model reproduces their logits to 1e-5.
+
+## Model
+
+| Setting | Value |
+|---|---|
+| Architecture | `{arch}` |
+| Parameters | {results["param_count"]:,} |
+| Eval input | {size}, crop_pct {transform["crop_pct"]}, {transform["interpolation"]} |
+| Mean / std | {tuple(transform["mean"])} / {tuple(transform["std"])} |
+{settings}
+
+## Reported by the authors
+
+Top-1 **{reported["top1"]:.2f}%** on {reported["dataset"]}. Source: {reported["reported_in"]}
+([{repo}](https://github.com/{repo}){at}). Not measured here unless the next section says so.
+
+## Measured by this port
+
+{measured_text}
+
+## Operations per image
+
+| Quantity | Value |
+|---|---|
+| ANN-twin MACs (same architecture, ReLU, T=1; theoretical) | {_num(macs)} |
+| ANN-twin energy (mJ, 4.6 pJ per MAC) | {_num(None if macs is None else macs * 4.6e-9, 4)} |
+{ops}
+
+## How to load
+
+```python
+import snn_zoo
+
+model = snn_zoo.create_model("{tag}", pretrained=True)  # the Hub copy (snn-zoo/{tag})
+# or the authors' own file, downloaded from {reported["origin_url"]}:
+model = snn_zoo.create_model("{tag}", pretrained=True, pretrained_cfg_overlay=dict(file="{example}"))
+```
+
+## How it was ported
+
+```bash
+python hub_scripts/port_official.py {tag} {example} --output runs/{tag} [--data-dir VAL_FOLDER]
+python hub_scripts/release.py --from DIR --only {tag} [--data-dir D]   # port, re-validate and publish
+```
+
+Authors' file: {", ".join(f"`{n}`" for n in names) or "no name given on the download page"}.{source}
+
+## License
+
+Weights: {results["license"]} (source repository: {reported["source_license"]}). Use them under the authors' terms.
+"""
+    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).content
+
+
+def is_release_card(card_text: str) -> bool:
+    """True for the card of an actual port (it names the converted file), False for a registry-only card."""
+    return CONVERTED_FROM in card_text
+
+
+def card_status(card_text: str) -> str | None:
+    """The status line of a ported card (:data:`STATUS_PREFIX`), or None when the card has none."""
+    for line in card_text.splitlines():
+        if line.startswith(STATUS_PREFIX):
+            return line[len(STATUS_PREFIX) :].strip()
+    return None
+
+
+def render_card(
+    results: dict | None = None,
+    config: dict | None = None,
+    repo_id: str | None = None,
+    param_count: int | None = None,
+) -> str:
+    """The one entry point for a folder's card: a ported checkpoint's results (``reported`` numbers),
+    a training run's results.json, or (no results) the checkpoint's config.json."""
+    if results is not None and "reported" in results:
+        return render_ported_card(results)
+    if results is not None:
+        return render_model_card(results, repo_id)
+    if config is None:
+        raise ValueError("render_card needs a results.json or a config.json.")
+    return render_config_card(config, param_count, repo_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,10 +15,11 @@ from huggingface_hub.errors import HfHubHTTPError
 from ..factory import create_model
 from ..io import WEIGHTS_NAME, CheckpointError, atomic_write_text, is_pickle, preflight_local, save_pretrained
 from ..models import SNN_MODELS
-from .card import render_config_card, render_model_card
+from ..nir.write import NIR_NAME, write_nir_beside
+from .card import render_card
 
 # What a published repo holds; everything else in a run folder (optimizer state, logs) stays home.
-UPLOAD_PATTERNS = (WEIGHTS_NAME, "config.json", "README.md", "results.json", "*.png", "*.csv")
+UPLOAD_PATTERNS = (WEIGHTS_NAME, "config.json", "README.md", "results.json", "*.png", "*.csv", NIR_NAME)
 
 
 class PushError(RuntimeError):
@@ -57,6 +59,35 @@ def left_out(run_dir: str | Path) -> list[str]:
     )
 
 
+def upload_candidates(run_dir: str | Path) -> list[Path]:
+    """The files of ``run_dir`` a push would upload (``UPLOAD_PATTERNS``), links checked.
+
+    A symbolic link is uploaded as the file it points to only when that file lies inside the run
+    folder (e.g. ``model.safetensors -> seed0/model.safetensors``); a link leaving the folder
+    (``leak.csv -> /etc/passwd``, ``README.md -> ~/.cache/huggingface/token``) or a broken one is
+    refused by name, so a push can never carry a file from elsewhere on the machine.
+    """
+    run_dir = Path(run_dir)
+    root = run_dir.resolve()
+    files, refused = [], []
+    for pattern in UPLOAD_PATTERNS:
+        for path in sorted(run_dir.glob(pattern)):
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_file() or not target.is_relative_to(root):
+                    refused.append(f"{path.name} -> {os.readlink(path)}")
+                    continue
+            if path.is_file():
+                files.append(path)
+    if refused:
+        raise CheckpointError(
+            f"Run folder {str(run_dir)!r} holds symbolic links that leave it (or are broken): {', '.join(refused)}. "
+            f"A push uploads only files inside the run folder; replace each link by a copy of the file you mean "
+            f"to publish, or remove it. Nothing was staged or uploaded."
+        )
+    return files
+
+
 def _param_count(folder: Path) -> int:
     """Parameters of the model in ``folder``, counted by building it (buffers excluded)."""
     return sum(p.numel() for p in create_model(f"local-dir:{folder}", pretrained=False).parameters())
@@ -83,23 +114,24 @@ def stage_upload(source: nn.Module | str | Path, folder: str | Path, repo_id: st
                 + (f" (only pickles {pickles}, never uploaded)" if pickles else "")
                 + "; write one with snn_zoo.save_pretrained(model, dir)."
             )
+        uploads = upload_candidates(run_dir)  # links leaving the folder are refused before anything is read
         preflight_local(
             run_dir, SNN_MODELS
         )  # check the source first, so errors name the user's folder, not the staging copy
-        for pattern in UPLOAD_PATTERNS:
-            for path in run_dir.glob(pattern):
-                shutil.copy2(path, folder / path.name)
+        for path in uploads:
+            shutil.copyfile(path, folder / path.name)  # the content (of a link inside the folder: its target)
     config = preflight_local(folder, SNN_MODELS)
     results_path = folder / "results.json"
     if not (folder / "README.md").exists():  # every push carries a card
         if results_path.exists():
-            card = render_model_card(json.loads(results_path.read_text()), repo_id)
+            card = render_card(json.loads(results_path.read_text()), repo_id=repo_id)
         else:
             model = source if isinstance(source, nn.Module) else None
             count = sum(p.numel() for p in model.parameters()) if model is not None else _param_count(folder)
-            card = render_config_card(config, count, repo_id)
+            card = render_card(config=config, repo_id=repo_id, param_count=count)
         atomic_write_text(folder / "README.md", card)
     _check_loadable(folder)
+    write_nir_beside(folder)  # model.nir when NIR can express the model and snn_zoo[nir] is installed
     return sorted(p.name for p in folder.iterdir())
 
 
@@ -137,26 +169,39 @@ def push_to_hub(
         )
     with tempfile.TemporaryDirectory(prefix="snn_zoo_push_") as tmp:
         stage_upload(source, tmp, repo_id)
-        api = HfApi(token=token)
-        try:
-            api.create_repo(repo_id, private=private, exist_ok=True)
-            if revision and revision != "main":
-                api.create_branch(repo_id, branch=revision, exist_ok=True)
-            info = api.upload_folder(
-                folder_path=tmp,
-                repo_id=repo_id,
-                revision=revision,
-                commit_message=commit_message,
-            )
-        except HfHubHTTPError as e:  # 401 / 403 / 404 / 5xx: the first line says what happened
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise PushError(f"the Hub refused the push to {repo_id!r}: {first}") from e
-        except Exception as e:  # no network, DNS, proxy, TLS, offline mode: the HTTP client's transport errors
-            if not _is_transport_error(e):
-                raise
-            raise PushError(
-                f"could not reach the Hugging Face Hub to push {repo_id!r} ({type(e).__name__}: "
-                f"{str(e).splitlines()[0] if str(e) else 'no details'}); check the network "
-                f"(or HF_HUB_OFFLINE / HF_ENDPOINT) and retry. Nothing was uploaded."
-            ) from e
+        return upload_staged(tmp, repo_id, token, private=private, revision=revision, commit_message=commit_message)
+
+
+def upload_staged(
+    folder: str | Path,
+    repo_id: str,
+    token: str,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str = "Add snn_zoo checkpoint",
+) -> str:
+    """Upload a folder made by :func:`stage_upload` as one commit (the Hub applies it whole or not at
+    all); returns the commit URL. Refusals and transport failures are one :class:`PushError`."""
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision and revision != "main":
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        info = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            revision=revision,
+            commit_message=commit_message,
+        )
+    except HfHubHTTPError as e:  # 401 / 403 / 404 / 5xx: the first line says what happened
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise PushError(f"the Hub refused the push to {repo_id!r}: {first}") from e
+    except Exception as e:  # no network, DNS, proxy, TLS, offline mode: the HTTP client's transport errors
+        if not _is_transport_error(e):
+            raise
+        raise PushError(
+            f"could not reach the Hugging Face Hub to push {repo_id!r} ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else 'no details'}); check the network "
+            f"(or HF_HUB_OFFLINE / HF_ENDPOINT) and retry. Nothing was uploaded."
+        ) from e
     return str(info.commit_url)

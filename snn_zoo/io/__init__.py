@@ -4,7 +4,15 @@ Low level on purpose: it imports no other snn_zoo package, so the factory, train
 and Hub code all build on it (callers pass the architecture registry where it matters).
 """
 
-from .atomic import NoSpaceError, PathLike, atomic_directory, atomic_write_bytes, atomic_write_text, replace_directory
+from .atomic import (
+    NoSpaceError,
+    PathLike,
+    atomic_directory,
+    atomic_write_bytes,
+    atomic_write_text,
+    disk_full_cause,
+    replace_directory,
+)
 from .checkpoint import (
     CONFIG_NAME,
     PICKLE_SUFFIXES,
@@ -12,6 +20,7 @@ from .checkpoint import (
     SAFE_PICKLE_GLOBALS,
     WEIGHTS_NAME,
     CheckpointError,
+    check_dtypes,
     check_finite,
     check_fits,
     check_safetensors,
@@ -40,10 +49,12 @@ __all__ = [
     "atomic_directory",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_dtypes",
     "check_finite",
     "check_fits",
     "check_safetensors",
     "config_num_classes",
+    "disk_full_cause",
     "find_checkpoint",
     "is_pickle",
     "load_weights",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ __all__ = [
     "atomic_directory",
     "atomic_write_bytes",
     "atomic_write_text",
+    "disk_full_cause",
     "make_readable",
     "no_space_error",
     "replace_directory",
@@ -33,6 +35,39 @@ __all__ = [
 
 class NoSpaceError(OSError):
     """The disk (or quota) filled up during an atomic write; the previous file or folder is untouched."""
+
+
+#: Under this much free space a failed write is taken as a full disk (see :func:`disk_full_cause`).
+_NEARLY_FULL = 1 << 20
+
+
+def disk_full_cause(error: BaseException, where: PathLike) -> OSError | None:
+    """The OSError(ENOSPC / EDQUOT) behind ``error`` when the disk filled up, else None.
+
+    An OSError says so itself (also as the cause of another error); safetensors says "... (os error 28)";
+    torch.save raises a RuntimeError that says only "unexpected pos 576 vs 534", so for a RuntimeError the free
+    space on ``where``'s file system decides (under 1 MiB: full). Call it before removing staged files, which
+    frees the space.
+    """
+    if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit
+        return None
+    for e in (error, error.__cause__, error.__context__):
+        if isinstance(e, OSError) and e.errno in _DISK_FULL:
+            return e
+    found = re.search(r"\(os error (\d+)\)|Os \{ code: (\d+)", str(error))
+    if found:
+        code = int(found.group(1) or found.group(2))
+        return OSError(code, os.strerror(code)) if code in _DISK_FULL else None
+    if not isinstance(error, RuntimeError):  # torch.save's "[enforce fail ...]"; nothing else is guessed at
+        return None
+    folder = Path(where)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) if free < _NEARLY_FULL else None
 
 
 def _staging_name(path: Path) -> Path:
@@ -102,9 +137,10 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
+        full = None if isinstance(e, NoSpaceError) else disk_full_cause(e, tmp)
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.errno in _DISK_FULL and not isinstance(e, NoSpaceError):
-            raise _no_space(path, e) from e
+        if full is not None:
+            raise _no_space(path, full) from e
         raise
     _fsync_dir(path.parent)
 
@@ -149,9 +185,10 @@ def atomic_directory(final: PathLike) -> Iterator[Path]:
             _publish(item, mask)
         replace_directory(staged, final)
     except BaseException as e:
+        full = None if isinstance(e, NoSpaceError) else disk_full_cause(e, staged)
         shutil.rmtree(staged, ignore_errors=True)
-        if isinstance(e, OSError) and e.errno in _DISK_FULL and not isinstance(e, NoSpaceError):
-            raise _no_space(final, e) from e
+        if full is not None:
+            raise _no_space(final, full) from e
         raise
 
 
@@ -170,8 +207,10 @@ def stage_files_into(staged: PathLike, directory: PathLike) -> list[str]:
     return names
 
 
-def no_space_error(path: PathLike, error: OSError) -> OSError:
-    """``error`` re-phrased as :class:`NoSpaceError` when it is a full disk, else ``error`` itself."""
-    if isinstance(error, NoSpaceError) or error.errno not in _DISK_FULL:
+def no_space_error(path: PathLike, error: BaseException) -> BaseException:
+    """``error`` re-phrased as :class:`NoSpaceError` when it is a full disk (:func:`disk_full_cause`, asked
+    about ``path``), else ``error`` itself."""
+    if isinstance(error, NoSpaceError):
         return error
-    return _no_space(Path(path), error)
+    full = disk_full_cause(error, path)
+    return error if full is None else _no_space(Path(path), full)

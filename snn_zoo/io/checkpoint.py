@@ -14,7 +14,9 @@ timm-style ``.pth.tar`` files). Anything else is refused with its name.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import pickle
 import re
@@ -22,10 +24,13 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 
 from .atomic import PathLike
+
+_logger = logging.getLogger(__name__)
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -51,6 +56,7 @@ __all__ = [
     "SAFE_PICKLE_GLOBALS",
     "WEIGHTS_NAME",
     "CheckpointError",
+    "check_dtypes",
     "check_finite",
     "check_fits",
     "check_safetensors",
@@ -233,13 +239,21 @@ def unwrap_state_dict(obj: Any, file: PathLike = "checkpoint", use_ema: bool = T
     """
     keys = (*EMA_KEYS, *STATE_KEYS) if use_ema else (*STATE_KEYS, *EMA_KEYS)
     while isinstance(obj, Mapping) and not _is_tensor_dict(obj):
-        inner = next((obj[k] for k in keys if isinstance(obj.get(k), Mapping)), None)
-        if inner is None:
+        found = [k for k in keys if isinstance(obj.get(k), Mapping)]
+        if not found:
             raise CheckpointError(
                 f"{str(file)!r} holds no state dict: top-level keys {sorted(map(str, obj))[:10]}; "
                 f"expected tensors or one of {list(keys)}."
             )
-        obj = inner
+        if any(k in EMA_KEYS for k in found) and any(k in STATE_KEYS for k in found):
+            _logger.warning(
+                "%r holds both EMA and raw weights (%s); loading %r%s.",
+                str(file),
+                ", ".join(found),
+                found[0],
+                " (timm's default; use_ema=False loads the raw weights)" if use_ema else " (use_ema=False)",
+            )
+        obj = obj[found[0]]
     if not isinstance(obj, Mapping) or not obj:
         raise CheckpointError(f"{str(file)!r} holds a {type(obj).__name__}, not a state dict of tensors.")
     state = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
@@ -293,6 +307,38 @@ def non_finite_tensors(module: nn.Module) -> list[str]:
     ]
 
 
+def _dtype_kind(dtype: torch.dtype) -> str:
+    if dtype.is_floating_point:
+        return "floating-point"
+    if dtype.is_complex:
+        return "complex"
+    return "boolean" if dtype == torch.bool else "integer"
+
+
+def check_dtypes(
+    model: nn.Module | Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], file: PathLike = "checkpoint"
+) -> None:
+    """Refuse tensors whose dtype is of another kind than the model's (integer / boolean / complex vs
+    floating point): ``load_state_dict`` would copy int8 values into float weights as plain numbers.
+
+    Floating-point tensors of another precision (fp16, bf16, fp64) are cast to the model's dtype, as
+    ``load_state_dict`` does; that is the one cast allowed. ``model``: a module or its state dict.
+    """
+    own = model.state_dict() if isinstance(model, nn.Module) else model
+    bad = [
+        f"{k}: {v.dtype} vs model {own[k].dtype}"
+        for k, v in state.items()
+        if isinstance(v, torch.Tensor) and k in own and _dtype_kind(v.dtype) != _dtype_kind(own[k].dtype)
+    ]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f", ... ({len(bad)} in all)" if len(bad) > 5 else "")
+        raise CheckpointError(
+            f"Checkpoint {str(file)!r} holds tensors of another dtype kind than the model's ({shown}); they would "
+            f"load as plain numbers (a quantized or mislabelled export). Only floating-point precisions are cast. "
+            f"Save the model's own weights: snn_zoo.save_pretrained(model, dir)."
+        )
+
+
 def check_fits(
     model: nn.Module,
     state: Mapping[str, torch.Tensor],
@@ -308,6 +354,7 @@ def check_fits(
     state = dict(state)
     if not any(k in own for k in state) and any(k.startswith("student.") for k in state):
         state = {k[len("student.") :]: v for k, v in state.items() if k.startswith("student.")}
+    check_dtypes(own, state, file)
     shapes = [
         f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
         for k, v in state.items()
@@ -450,7 +497,13 @@ def save_pretrained(model: nn.Module, directory: PathLike, model_args: dict | No
     bad = non_finite_tensors(model)
     if bad:
         raise _non_finite_error(Path(directory) / WEIGHTS_NAME, bad)
+    _check_untied(model, Path(directory) / WEIGHTS_NAME)
+    # The model's own normalised SNN settings win over the raw kwargs timm recorded (numpy numbers, None),
+    # and numpy numbers among the rest (sizes given as np.int64) become the JSON numbers they stand for.
+    recorded = {k: v.item() for k, v in getattr(model, "_model_args", {}).items() if isinstance(v, np.generic)}
+    model_args = {**recorded, **getattr(model, "snn_args", {}), **(model_args or {})}
     directory = Path(directory)
+    created = [p for p in (directory, *directory.parents) if not p.exists()]
     directory.mkdir(parents=True, exist_ok=True)
     staging = directory / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -458,8 +511,30 @@ def save_pretrained(model: nn.Module, directory: PathLike, model_args: dict | No
         staging.mkdir()
         save_for_hf(model, staging, model_args=model_args, safe_serialization=True)
         stage_files_into(staging, directory)
-    except OSError as e:
-        raise no_space_error(directory / WEIGHTS_NAME, e) from e
-    finally:
+    except BaseException as e:
+        # Asked before the staged files go: safetensors reports a full disk as its own SafetensorError.
+        error = no_space_error(directory / WEIGHTS_NAME, e)
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:  # leave no empty folder behind that this call made
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if error is e:
+            raise
+        raise error from e
+    shutil.rmtree(staging, ignore_errors=True)
     return directory
+
+
+def _check_untied(model: nn.Module, file: Path) -> None:
+    """safetensors stores every tensor once: refuse tensors that share memory, naming them, before writing."""
+    groups: dict[tuple, list[str]] = {}
+    for name, tensor in model.state_dict(keep_vars=False).items():
+        if isinstance(tensor, torch.Tensor) and tensor.numel() and tensor.device.type != "meta":
+            storage = tensor.untyped_storage()
+            groups.setdefault((tensor.device, storage.data_ptr()), []).append(name)
+    shared = [names for names in groups.values() if len(names) > 1]
+    if shared:
+        raise CheckpointError(
+            f"Cannot save {str(file)!r}: tensors share memory (tied weights) {shared[:3]}; safetensors stores "
+            f"each tensor once. Untie them before saving: b.weight = nn.Parameter(a.weight.detach().clone())."
+        )

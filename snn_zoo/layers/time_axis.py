@@ -4,6 +4,9 @@ A batch of images is either a static batch ``[B, C, H, W]`` (4-D) or a time-firs
 sequence of event frames / feature maps ``[T, B, C, H, W]`` (5-D).  The loaders of
 ``snn_zoo.data`` yield exactly these two layouts, so no code has to guess which axis
 is time; every module asks these helpers instead of testing tensor ranks itself.
+Shapes cannot tell ``[T, B, ...]`` from a batch-first ``[B, T, ...]`` when ``B == T``: the layout is
+the contract (convert with :func:`from_batch_first`); zoo models also refuse a sequence whose leading
+size is not their ``T``, which is how a batch-first tensor with ``B != T`` shows.
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
 """timm's model contract, extended with time.
 
 Every zoo model accepts a static image [B, C, H, W] (direct encoding: repeated T times)
-or event frames [T, B, C, H, W], runs multi-step internally on [T, B, ...] tensors and
+or event frames [T, B, C, H, W] with exactly the model's T frames (another leading size is refused: it
+is how a batch-first [B, T, ...] tensor shows), runs multi-step internally on [T, B, ...] tensors and
 returns logits averaged over time. Neuron state is reset at the start of every forward.
 """
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 import torch.nn as nn
 from spikingjelly.activation_based import base as sj_base
@@ -14,27 +18,58 @@ from timm.models._features import feature_take_indices
 
 from ..layers import to_sequence
 from ..neurons import neuron_factory, validate_neuron
+from ..neurons.spec import SOFT_RESET, check_bool, check_neuron_settings, check_number, check_v_reset
 from ._checkpoint import Block, run_blocks
 
 
-def _check_snn_args(in_chans, num_classes, v_threshold, v_reset, tau, neuron: str) -> None:
-    """Settings that would build a model that runs but makes no sense: refuse them by name."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-        raise ValueError(
-            f"num_classes must be an integer >= 0 (0 = no classifier, timm's convention), got {num_classes!r}."
-        )
-    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
-        raise ValueError(f"in_chans must be an integer >= 1, got {in_chans!r}.")
+def check_count(name: str, value, minimum: int | None, note: str = "") -> int:
+    """``value`` as an int (>= ``minimum`` unless None): any integral number (int, numpy integer); bools,
+    floats and strings are refused."""
+    integral = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    if not integral or (minimum is not None and value < minimum):
+        bound = "" if minimum is None else f" >= {minimum}"
+        raise ValueError(f"{name} must be an integer{bound}{note}, got {value!r} ({type(value).__name__}).")
+    return int(value)
+
+
+def _check_snn_args(
+    T, in_chans, num_classes, neuron: str, tau, v_threshold, v_reset, detach_reset, decay_input
+) -> dict:
+    """Settings that would build a model that runs but makes no sense: refuse them by name.
+
+    Returns the settings normalised (plain ints / floats / bools, soft reset spelled 'soft'), so
+    ``snn_args`` and the config.json written from it are JSON and survive ``timm.create_model``,
+    which drops None kwargs. The ANN twin (``neuron="relu"``) does not use the neuron settings;
+    their types are still checked, their ranges not.
+    """
+    counts = dict(
+        T=check_count("T (time steps)", T, 1),
+        in_chans=check_count("in_chans", in_chans, 1),
+        num_classes=check_count("num_classes", num_classes, 0, " (0 = no classifier, timm's convention)"),
+    )
     if neuron == "relu":
-        return
-    if not isinstance(v_threshold, (int, float)) or isinstance(v_threshold, bool) or not v_threshold > 0:
-        raise ValueError(
-            f"v_threshold must be a number > 0, got {v_threshold!r} (a neuron with a threshold <= 0 fires at rest)."
+        settings = dict(
+            tau=check_number("tau", tau),
+            v_threshold=check_number("v_threshold", v_threshold),
+            v_reset=check_v_reset(v_reset),
+            detach_reset=check_bool("detach_reset", detach_reset),
+            decay_input=check_bool("decay_input", decay_input),
         )
-    if v_reset is not None and not (isinstance(v_reset, (int, float)) and v_reset < v_threshold):
-        raise ValueError(f"v_reset must be below v_threshold ({v_threshold}) or None (soft reset), got {v_reset!r}.")
-    if neuron in ("lif", "plif") and not (isinstance(tau, (int, float)) and tau > 1):
-        raise ValueError(f"tau must be > 1 for {neuron!r} neurons (decay 1/tau), got {tau!r}.")
+    else:
+        settings = check_neuron_settings(
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            tau=tau,
+            detach_reset=detach_reset,
+            decay_input=decay_input,
+            # IF neurons ignore tau: check its type only.
+            leaky=neuron != "if",
+        )
+        settings.setdefault("tau", check_number("tau", tau))
+        settings.setdefault("decay_input", check_bool("decay_input", decay_input))
+    if settings["v_reset"] is None:
+        settings["v_reset"] = SOFT_RESET
+    return {**counts, **settings}
 
 
 class SpikingModel(nn.Module):
@@ -69,47 +104,51 @@ class SpikingModel(nn.Module):
         surrogate: str = "sigmoid",
         tau: float = 2.0,
         v_threshold: float = 1.0,
-        v_reset: float | None = 0.0,
+        v_reset: float | str | None = 0.0,
         detach_reset: bool = False,
         decay_input: bool = True,
         backend: str = "auto",
     ):
         super().__init__()
         validate_neuron(neuron)
-        if not isinstance(T, int) or isinstance(T, bool) or T < 1:
-            raise ValueError(f"T (time steps) must be an integer >= 1, got {T!r}.")
-        _check_snn_args(in_chans, num_classes, v_threshold, v_reset, tau, neuron)
-        # Everything needed to rebuild the same SNN; exported to config.json as model_args.
-        self.snn_args = dict(
-            T=T,
-            neuron=neuron,
-            surrogate=surrogate,
-            tau=tau,
-            v_threshold=v_threshold,
-            v_reset=v_reset,
-            detach_reset=detach_reset,
-            decay_input=decay_input,
+        checked = _check_snn_args(
+            T, in_chans, num_classes, neuron, tau, v_threshold, v_reset, detach_reset, decay_input
         )
+        T, in_chans, num_classes = checked.pop("T"), checked.pop("in_chans"), checked.pop("num_classes")
+        # Everything needed to rebuild the same SNN; exported to config.json as model_args.
+        self.snn_args = dict(T=T, neuron=neuron, surrogate=surrogate)
+        self.snn_args.update((k, checked[k]) for k in ("tau", "v_threshold", "v_reset", "detach_reset", "decay_input"))
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.grad_checkpointing: bool | str = False
         self._num_active_stages: int | None = None  # set by prune_intermediate_layers
         self.neuron = neuron
         self.T = 1 if neuron == "relu" else T  # the ANN twin sees each input once
-        self.make_neuron = neuron_factory(
-            neuron=neuron,
-            tau=tau,
-            v_threshold=v_threshold,
-            v_reset=v_reset,
-            surrogate=surrogate,
-            detach_reset=detach_reset,
-            decay_input=decay_input,
-            backend=backend,
-        )
+        self.make_neuron = neuron_factory(neuron=neuron, surrogate=surrogate, backend=backend, **checked)
+
+    @property
+    def T(self) -> int:
+        """Time steps of one forward (1 for the ANN twin)."""
+        return self._T
+
+    @T.setter
+    def T(self, value) -> None:
+        # Also checked when set later (noisy single-step training, to_multi_step): T = 0 would give NaN logits.
+        self._T = check_count("T (time steps)", value, 1)
+
+    @property
+    def num_classes(self) -> int:
+        """Classifier outputs (0: no classifier, timm's convention)."""
+        return self._num_classes
+
+    @num_classes.setter
+    def num_classes(self, value) -> None:
+        # Checked wherever it is set: the constructor and every reset_classifier (timm calls it with new heads).
+        self._num_classes = check_count("num_classes", value, 0, " (0 = no classifier, timm's convention)")
 
     # -- input -------------------------------------------------------------------------------
     def to_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, C, H, W] -> [T, B, C, H, W] (repeat); [T, B, C, H, W] passes through, checked."""
+        """[B, C, H, W] -> [T, B, C, H, W] (repeat); [T, B, C, H, W] with T == self.T passes through, checked."""
         self._check_input_tensor(x)
         given = tuple(x.shape)
         try:
@@ -119,6 +158,19 @@ class SpikingModel(nn.Module):
                 f"Expected input of shape [B, {self.in_chans}, H, W] (static image) or "
                 f"[T, B, {self.in_chans}, H, W] (event frames), got {tuple(x.shape)}."
             ) from None
+        if len(given) == 5 and given[0] != self.T:
+            # Refused rather than run for given[0] steps: a batch-first [B, T, C, H, W] tensor would silently
+            # swap batch and time. (When B == T the layouts cannot be told apart: time-first is the contract.)
+            hint = (
+                " If it is batch-first [B, T, C, H, W], pass snn_zoo.layers.from_batch_first(x)."
+                if given[1] == self.T
+                else ""
+            )
+            raise ValueError(
+                f"Event frames must be time-first [T, B, C, H, W] with T = the model's {self.T} time steps, got "
+                f"{given} (leading size {given[0]}).{hint} To run another number of steps, create the model with "
+                f"T={given[0]} (or set model.T = {given[0]})."
+            )
         channels = x.shape[2]
         if channels != self.in_chans:
             raise ValueError(
@@ -201,8 +253,8 @@ class SpikingModel(nn.Module):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """Replace the classifier with a fresh one for ``num_classes`` (0 = identity)."""
-        self.num_classes = num_classes
-        head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.num_classes = num_classes  # checked (an integer >= 0)
+        head = nn.Linear(self.num_features, self.num_classes) if self.num_classes > 0 else nn.Identity()
         setattr(self, self.classifier_name, head)
 
     def reset_state(self) -> None:
@@ -223,9 +275,24 @@ class SpikingModel(nn.Module):
 
     def _take_indices(self, indices: int | list | tuple | None) -> tuple[list[int], int]:
         num = len(self._active_stages())
-        if isinstance(indices, int):  # 'last n', clamped so the ViT default (3) fits shallow variants
-            indices = min(indices, num)
-        return feature_take_indices(num, indices)
+        levels = f"{type(self).__name__} has {num} feature levels: indices 0..{num - 1} (or -{num}..-1)"
+        if indices is None:
+            return feature_take_indices(num, None)
+        if isinstance(indices, numbers.Integral) and not isinstance(indices, bool):
+            if indices < 1:
+                raise ValueError(
+                    f"indices / out_indices as a count (the last n levels) must be >= 1, got {indices}; {levels}."
+                )
+            # 'the last n', clamped so the ViT default (3) fits shallow variants
+            return feature_take_indices(num, min(int(indices), num))
+        if not isinstance(indices, (list, tuple)) or not indices:
+            raise ValueError(
+                f"indices / out_indices must be a count or a non-empty list of levels, got {indices!r}; {levels}."
+            )
+        bad = [i for i in indices if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not -num <= i < num]
+        if bad:
+            raise ValueError(f"indices / out_indices {tuple(indices)!r} has invalid entries {bad}; {levels}.")
+        return feature_take_indices(num, [int(i) for i in indices])
 
     def forward_intermediates(
         self,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import PretrainedCfg, build_model_with_cfg, generate_default_cfgs, register_model
 
-from ..io import read_state_dict
+from ..io import check_dtypes, read_state_dict
+from ..neurons.spec import check_bool, check_number
 
 # 'arch.tag' -> SNN settings (T, neuron, ...) the checkpoint was trained with.
 _PRETRAINED_SNN_ARGS: dict[str, dict[str, Any]] = {}
@@ -73,7 +77,7 @@ def _read_overlay_file(kwargs: dict[str, Any]) -> str | None:
     if not overlay.get("file"):
         return None
     file = str(overlay["file"])
-    overlay = {k: v for k, v in overlay.items() if k != "file"}
+    overlay = dict(overlay)  # keeps "file" to name the source in errors; timm loads "state_dict" first
     overlay["state_dict"] = read_state_dict(file)
     if "num_classes" in kwargs:
         overlay.setdefault("num_classes", kwargs["num_classes"])
@@ -81,19 +85,104 @@ def _read_overlay_file(kwargs: dict[str, Any]) -> str | None:
     return file
 
 
+class ModelArgumentError(ValueError, TypeError):
+    """An argument the architecture does not take (a ValueError for scripts, a TypeError as Python raises)."""
+
+
+def _init_params(model_cls: type) -> dict[str, inspect.Parameter]:
+    """The parameters of the constructors along ``model_cls``'s MRO (those passing ``**kwargs`` up included),
+    the most derived first."""
+    found: dict[str, inspect.Parameter] = {}
+    for cls in model_cls.__mro__:
+        if "__init__" not in vars(cls) or cls in (nn.Module, object):
+            continue
+        params = inspect.signature(cls.__init__).parameters.values()
+        for p in params:
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self":
+                found.setdefault(p.name, p)
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return found
+
+
+def _init_args(model_cls: type) -> set[str]:
+    return set(_init_params(model_cls))
+
+
+def _check_typed_args(model_cls: type, variant: str, kwargs: dict[str, Any]) -> None:
+    """Arguments annotated plainly ``int`` / ``float`` / ``bool`` (sizes, ratios, switches of each family) get
+    values of that kind: integral numbers, finite numbers, True / False. ``width="16"`` or ``depth=1.5`` would
+    otherwise fail deep inside with Python's words, and ``qkv_bias="no"`` would be taken as True.
+    SpikingModel's own arguments are checked by it, with their meanings."""
+    from ._base import SpikingModel, check_count
+
+    own = set(inspect.signature(SpikingModel.__init__).parameters)
+    for name, param in _init_params(model_cls).items():
+        if name not in kwargs or name in own:
+            continue
+        value, kind = kwargs[name], str(param.annotation)
+        where = f"{variant}: {name}"
+        if kind == "int":
+            kwargs[name] = check_count(where, value, None)
+        elif kind == "float":
+            kwargs[name] = check_number(where, value)
+        elif kind == "bool":
+            kwargs[name] = check_bool(where, value)
+
+
+def _dtype_checked(filter_fn: Callable | None) -> Callable:
+    """timm's pretrained filter, wrapped so every pretrained load (tag, hf-hub:, local-dir:, file=) refuses a
+    checkpoint whose tensors have another kind of dtype than the model's (int8 into float weights would load
+    as rounded numbers): :func:`snn_zoo.io.check_dtypes`, on the file's names and on the filtered names."""
+
+    def checked(state_dict: dict, model) -> dict:
+        source = _pretrained_source(model)
+        check_dtypes(model, state_dict, source)
+        state_dict = filter_fn(state_dict, model) if filter_fn is not None else state_dict
+        check_dtypes(model, state_dict, source)
+        return state_dict
+
+    return checked
+
+
+def _pretrained_source(model) -> str:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return str(cfg.get("file") or cfg.get("hf_hub_id") or f"pretrained weights of {cfg.get('architecture', 'model')}")
+
+
 def build_snn_model(model_cls: type, variant: str, pretrained: bool = False, **kwargs):
     """Build ``model_cls`` through timm's builder, filling SNN settings from the pretrained tag.
 
     User kwargs win over the tag's recorded settings (like timm's num_classes handling).
     """
+    if "img_size" in kwargs:  # a timm ViT habit; zoo models have no fixed size to set
+        raise ModelArgumentError(
+            f"{variant} takes no img_size: snn_zoo models accept any input size (at least {model_cls.min_input_size}x"
+            f"{model_cls.min_input_size}); drop img_size={kwargs['img_size']!r} and feed images of the size you want."
+        )
     tag = kwargs.get("pretrained_cfg")
     if isinstance(tag, str):
         for key, value in pretrained_snn_args(f"{variant}.{tag}").items():
             kwargs.setdefault(key, value)
+    _check_typed_args(model_cls, variant, kwargs)
     file = _read_overlay_file(kwargs) if pretrained else None
+    if pretrained and file is None and not isinstance(kwargs.get("pretrained_cfg"), (dict, PretrainedCfg)):
+        from ._availability import check_registered_tag  # timm.create_model too: no retry storm for a missing repo
+
+        check_registered_tag(f"{variant}.{tag}" if isinstance(tag, str) else variant)
     # features_only=True wraps the model in timm's FeatureGetterNet (it calls forward_intermediates).
     feature_cfg = dict(feature_cls="getter", out_indices=getattr(model_cls, "default_out_indices", None))
-    model = build_model_with_cfg(model_cls, variant, pretrained, feature_cfg=feature_cfg, **kwargs)
+    kwargs["pretrained_filter_fn"] = _dtype_checked(kwargs.get("pretrained_filter_fn"))
+    try:
+        model = build_model_with_cfg(model_cls, variant, pretrained, feature_cfg=feature_cfg, **kwargs)
+    except TypeError as e:
+        found = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if not found or found.group(1) not in kwargs:
+            raise
+        raise ModelArgumentError(
+            f"{variant} has no argument {found.group(1)}={kwargs[found.group(1)]!r}; it takes "
+            f"{sorted(_init_args(model_cls))} (timm-wide options such as drop_rate or global_pool do not apply)."
+        ) from None
     if file is not None and isinstance(getattr(model, "pretrained_cfg", None), dict):
         model.pretrained_cfg.pop("state_dict", None)  # keep the cfg small and JSON-able; record the source
         model.pretrained_cfg["file"] = file
@@ -142,6 +231,7 @@ def snn_cfg(**kwargs) -> dict[str, Any]:
 
 __all__ = [
     "SNN_MODELS",
+    "ModelArgumentError",
     "build_snn_model",
     "generate_snn_default_cfgs",
     "merge_model_args",

@@ -201,7 +201,7 @@ def port_state_dict(
 # -- ported tags --------------------------------------------------------------------------------------
 #: 'arch.tag' -> what the authors released and reported, for READMEs, cards and hub_scripts/port_official.py.
 PORTED: dict[str, dict[str, object]] = {}
-PORTED_STATUS = "ported from the authors — reported accuracy; upload and re-validation pending"
+PORTED_STATUS = "ported, not yet re-validated"  # the card (model_cards/<tag>.md) holds the current status
 
 
 def ported_cfg(

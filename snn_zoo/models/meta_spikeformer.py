@@ -41,11 +41,12 @@ import torch.nn.functional as F
 from timm.models import get_pretrained_cfg
 
 from ..io import CheckpointError
-from ..layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d
+from ..layers import BatchNorm2d, Conv2d
+from ..layers.attention import ATTN_SCALE, ATTN_THRESHOLD, merge_heads, split_heads
+from ..layers.spiking_mlp import SpikingMlp, SpikingTransformerBlock
 from ._base import SpikingModel
 from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
 from ._ported import port_state_dict, ported_cfg
-from .spikformer import ATTN_SCALE, ATTN_THRESHOLD
 
 __all__ = ["MetaSpikeFormer", "checkpoint_filter_fn"]
 
@@ -154,46 +155,16 @@ class SpikeDrivenAttention(nn.Module):
         self.proj_conv = RepConv(dim, dim)
 
     def _heads(self, s: torch.Tensor, name: str) -> torch.Tensor:
+        """[T, B, D, H, W] -> spikes [T, B, heads, N, D / heads]."""
         s = getattr(self, f"{name}_sn")(getattr(self, f"{name}_conv")(s))
-        T, B, D = s.shape[:3]
-        return s.flatten(3).transpose(-1, -2).reshape(T, B, -1, self.num_heads, D // self.num_heads).transpose(2, 3)
+        return split_heads(s.flatten(3), self.num_heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, B, D, H, W = x.shape
         s = self.input_sn(x)
         q, k, v = (self._heads(s, n) for n in ("q", "k", "v"))
         out = q @ (k.transpose(-2, -1) @ v) * ATTN_SCALE  # no softmax: linear in the number of tokens
-        out = self.attn_sn(out.transpose(3, 4).reshape(T, B, D, H, W))
+        out = self.attn_sn(merge_heads(out).reshape(x.shape))
         return self.proj_conv(out)
-
-
-class TokenMlp(nn.Module):
-    """spike -> conv1x1 -> BN -> spike -> conv1x1 -> BN on tokens (Conv1d, as the official code)."""
-
-    def __init__(self, dim: int, hidden_dim: int, make_neuron: Callable):
-        super().__init__()
-        self.fc1_sn = make_neuron()
-        self.fc1_conv = Conv1d(dim, hidden_dim, 1)
-        self.fc1_bn = BatchNorm1d(hidden_dim)
-        self.fc2_sn = make_neuron()
-        self.fc2_conv = Conv1d(hidden_dim, dim, 1)
-        self.fc2_bn = BatchNorm1d(dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = x.flatten(3)
-        h = self.fc1_bn(self.fc1_conv(self.fc1_sn(tokens)))
-        return self.fc2_bn(self.fc2_conv(self.fc2_sn(h))).reshape(x.shape)
-
-
-class TransformerBlock(nn.Module):
-    def __init__(self, dim: int, num_heads: int, make_neuron: Callable, mlp_ratio: int = 4):
-        super().__init__()
-        self.attn = SpikeDrivenAttention(dim, num_heads, make_neuron)
-        self.mlp = TokenMlp(dim, dim * mlp_ratio, make_neuron)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(x)
-        return x + self.mlp(x)
 
 
 class MetaSpikeFormer(SpikingModel):
@@ -240,7 +211,11 @@ class MetaSpikeFormer(SpikingModel):
                 *[
                     ConvBlock(widths[i], mk, mlp_ratio)
                     if i < 3
-                    else TransformerBlock(widths[i], num_heads, mk, mlp_ratio)
+                    else SpikingTransformerBlock(
+                        SpikeDrivenAttention(widths[i], num_heads, mk),
+                        # spike -> conv1x1 -> BN twice, Conv1d on tokens as the official code
+                        SpikingMlp(widths[i], widths[i] * mlp_ratio, mk, spike_first=True, token_conv=True),
+                    )
                     for _ in range(depths[i])
                 ]
             )

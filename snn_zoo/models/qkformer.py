@@ -10,7 +10,7 @@ arXiv:2403.16552). Structure follows the official code (zhouchenlin2096/QKFormer
 * Stages 1 and 2 use Q-K token attention (QKTA): q, k = spike(BN(conv1x1(x))); per head, the
   channels of q are summed per token, spiked at threshold 0.5 (a binary token mask) and multiply
   k; then proj = spike(BN(conv1x1)). Linear in the number of tokens, no value branch.
-* Stage 3 uses Spikformer's spiking self-attention (SSA, :mod:`spikformer`).
+* Stage 3 uses Spikformer's spiking self-attention (SSA, :mod:`snn_zoo.layers.attention`).
 * MLP: two conv1x1-BN-spike layers (ratio 4). Head: mean over tokens and time -> Linear.
 
 Parameter counts (1000 classes) match the paper: 10-384 16.47M, 10-512 29.08M, 10-768 64.96M;
@@ -25,32 +25,16 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from ..layers import BatchNorm1d, Conv1d, ConvBnSpike, MaxPool2d
+from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
+from ..layers import BatchNorm1d, Conv1d, ConvBnSpike
+from ..layers.attention import ATTN_THRESHOLD, SpikingSelfAttention
+from ..layers.patch_embed import StemUnit
+from ..layers.spiking_mlp import SpikingMlp, SpikingTransformerBlock
 from ._base import SpikingModel
 from ._builder import build_snn_model, generate_snn_default_cfgs, merge_model_args, register_snn_model
 from ._ported import port_state_dict, ported_cfg
-from .spikformer import ATTN_THRESHOLD, SpikingMlp, SpikingSelfAttention
 
 __all__ = ["QKFormer", "checkpoint_filter_fn"]
-
-
-class ConvBnPoolSpike(ConvBnSpike):
-    """conv3x3 -> BN -> [max-pool 3x3/2] -> spike (the official order: pool before the neuron)."""
-
-    def __init__(
-        self,
-        in_chs: int,
-        out_chs: int,
-        make_neuron: Callable,
-        pool: bool = False,
-        kernel_size: int = 3,
-        stride: int = 1,
-    ):
-        super().__init__(in_chs, out_chs, make_neuron, kernel_size=kernel_size, stride=stride)
-        self.pool = MaxPool2d(3, stride=2, padding=1) if pool else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.sn(self.pool(self.bn(self.conv(x))))
 
 
 class PatchEmbed(nn.Module):
@@ -73,10 +57,11 @@ class PatchEmbed(nn.Module):
     ):
         super().__init__()
         mid_chs = out_chs if mid_chs is None else mid_chs
-        self.conv1 = ConvBnPoolSpike(in_chs, mid_chs, make_neuron, pool=pools[0])
-        self.conv2 = ConvBnPoolSpike(mid_chs, out_chs, make_neuron, pool=pools[1])
+        # conv3x3 -> BN -> [max-pool 3x3/2] -> spike (the official order: pool before the neuron)
+        self.conv1 = StemUnit(in_chs, mid_chs, make_neuron, pool=pools[0], pool_after_bn=True)
+        self.conv2 = StemUnit(mid_chs, out_chs, make_neuron, pool=pools[1], pool_after_bn=True)
         # ImageNet's stem adds a third conv3x3-BN-spike after the two pooled ones.
-        self.conv3 = ConvBnPoolSpike(out_chs, out_chs, make_neuron) if third else nn.Identity()
+        self.conv3 = StemUnit(out_chs, out_chs, make_neuron) if third else nn.Identity()
         self.shortcut = ConvBnSpike(
             in_chs if mid_chs == out_chs else mid_chs,
             out_chs,
@@ -137,30 +122,22 @@ class BatchAsTime(nn.Module):
         return self.sn(x.flatten(0, 1)).reshape(x.shape)
 
 
-class QKFormerBlock(nn.Module):
-    """Residual attention (QKTA or SSA) + residual spiking MLP."""
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        make_neuron: Callable,
-        mlp_ratio: float = 4.0,
-        token_attention: bool = True,
-        proj_over_batch: bool = False,
-    ):
-        super().__init__()
-        if token_attention:
-            self.attn = QKTokenAttention(dim, num_heads, make_neuron)
-        else:
-            self.attn = SpikingSelfAttention(dim, num_heads, make_neuron, qkv_bias=False, proj_bias=True)
-            if proj_over_batch:
-                self.attn.proj_sn = BatchAsTime(self.attn.proj_sn)
-        self.mlp = SpikingMlp(dim, int(dim * mlp_ratio), make_neuron)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(x)
-        return x + self.mlp(x)
+def qkformer_block(
+    dim: int,
+    num_heads: int,
+    make_neuron: Callable,
+    mlp_ratio: float = 4.0,
+    token_attention: bool = True,
+    proj_over_batch: bool = False,
+) -> SpikingTransformerBlock:
+    """Residual attention (QKTA, or SSA in the last stage) + residual spiking MLP."""
+    if token_attention:
+        attn = QKTokenAttention(dim, num_heads, make_neuron)
+    else:
+        attn = SpikingSelfAttention(dim, num_heads, make_neuron, qkv_bias=False, proj_bias=True)
+        if proj_over_batch:
+            attn.proj_sn = BatchAsTime(attn.proj_sn)
+    return SpikingTransformerBlock(attn, SpikingMlp(dim, int(dim * mlp_ratio), make_neuron))
 
 
 class QKFormer(SpikingModel):
@@ -214,7 +191,7 @@ class QKFormer(SpikingModel):
             [
                 nn.Sequential(
                     *[
-                        QKFormerBlock(
+                        qkformer_block(
                             dims[i], heads[i], mk, mlp_ratio, token_attention=i < 2, proj_over_batch=proj_over_batch
                         )
                         for _ in range(depths[i])
@@ -287,8 +264,8 @@ _IMAGENET = dict(crop_pct=0.875, interpolation="bicubic", **_CFG)  # official ev
 _CIFAR = dict(
     num_classes=10,
     input_size=(3, 32, 32),
-    mean=(0.4914, 0.4822, 0.4465),
-    std=(0.2470, 0.2435, 0.2616),
+    mean=CIFAR10_MEAN,
+    std=CIFAR10_STD,
     crop_pct=1.0,
     interpolation="bicubic",
     **_CFG,

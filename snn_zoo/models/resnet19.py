@@ -20,10 +20,10 @@ import torch.nn as nn
 
 from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
 from ..layers import BatchNorm2d, Conv2d
+from ..layers.residual import BasicBlock, add_stages
 from ._base import SpikingModel
 from ._builder import build_snn_model, generate_snn_default_cfgs, register_snn_model, snn_cfg
 from ._ported import port_state_dict
-from .sew_resnet import BasicBlock, add_stages
 
 
 class SpikingResNet19(SpikingModel):

@@ -20,6 +20,9 @@ we do not build it (its weights are dropped when porting). Parameter counts (100
 the official model's without those 64-per-block weights: 8-384 16.82M, 6-512 23.37M, 8-512 29.69M,
 10-512 36.01M, 8-768 66.34M (paper: 16.81 / 23.37 / 29.68 / 36.01 / 66.34M); CIFAR 2-512 10.28M at
 100 classes (10.23M with 10).
+
+The MLP and the block are the shared ones of :mod:`snn_zoo.layers` (``spike_first``). Feature levels:
+the stem (one level: its RPE layers keep the official names on the stem itself), then one per block.
 """
 
 from __future__ import annotations
@@ -30,11 +33,14 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
 from ..layers import BatchNorm2d, Conv2d
+from ..layers.attention import ATTN_THRESHOLD, merge_heads, split_heads
+from ..layers.patch_embed import StemUnit
+from ..layers.spiking_mlp import SpikingMlp, SpikingTransformerBlock
 from ._base import SpikingModel
 from ._builder import build_snn_model, generate_snn_default_cfgs, merge_model_args, register_snn_model, snn_cfg
 from ._ported import port_state_dict, ported_cfg
-from .spikformer import ATTN_THRESHOLD, StemUnit
 
 __all__ = ["SpikeDrivenTransformer", "checkpoint_filter_fn"]
 
@@ -51,16 +57,25 @@ class SdtStem(nn.Module):
         if len(pooling) != 4 or set(pooling) - {"0", "1"}:
             raise ValueError(f"pooling must be four '0'/'1' characters (one per stem stage), got {pooling!r}.")
         chans = [in_chans, embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim]
-        # StemUnit(cml=True) without a neuron pools right after BN: the fourth stage's order.
+        # A StemUnit without a neuron that pools right after BN: the fourth stage's order.
         self.stages = nn.Sequential(
             *[
-                StemUnit(chans[i], chans[i + 1], make_neuron, pool=pooling[i] == "1", spike=i < 3, cml=i == 3)
+                StemUnit(chans[i], chans[i + 1], make_neuron, pool=pooling[i] == "1", spike=i < 3, pool_after_bn=i == 3)
                 for i in range(4)
             ]
         )
         self.rpe_sn = make_neuron()
         self.rpe_conv = Conv2d(embed_dim, embed_dim, 3, padding=1, bias=False)
         self.rpe_bn = BatchNorm2d(embed_dim)
+        self.reduction = 2 ** pooling.count("1")
+
+    def feature_levels(self, prefix: str) -> list[dict]:
+        """The whole stem is one feature level: its RPE layers sit on the stem itself (the official
+        key names ``patch_embed.rpe_*``), so no module ends at an earlier stage's output plus RPE."""
+        return [dict(num_chs=self.rpe_conv.out_channels, reduction=self.reduction, module=prefix)]
+
+    def feature_stages(self) -> list:
+        return [[self]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stages(x)
@@ -68,7 +83,8 @@ class SdtStem(nn.Module):
 
 
 class SpikeDrivenSelfAttention(nn.Module):
-    """SDSA (membrane shortcut) on [T, B, D, H, W]; returns ``x + BN(conv1x1(q * kv))``."""
+    """SDSA (membrane shortcut) on [T, B, D, H, W]; returns the branch ``BN(conv1x1(q * kv))`` (the
+    block adds it to ``x``)."""
 
     def __init__(self, dim: int, num_heads: int, make_neuron: Callable):
         super().__init__()
@@ -87,43 +103,14 @@ class SpikeDrivenSelfAttention(nn.Module):
     def _heads(self, s: torch.Tensor, name: str) -> torch.Tensor:
         """[T, B, D, H, W] -> spikes [T, B, heads, N, D / heads]."""
         s = getattr(self, f"{name}_sn")(getattr(self, f"{name}_bn")(getattr(self, f"{name}_conv")(s)))
-        T, B, D = s.shape[:3]
-        return s.flatten(3).transpose(-1, -2).reshape(T, B, -1, self.num_heads, D // self.num_heads).transpose(2, 3)
+        return split_heads(s.flatten(3), self.num_heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, B, D, H, W = x.shape
         s = self.input_sn(x)
         q, k, v = (self._heads(s, n) for n in ("q", "k", "v"))
         kv = self.kv_sn((k * v).sum(dim=-2, keepdim=True))  # mask, then a sum of spikes over tokens
-        out = (q * kv).transpose(3, 4).reshape(T, B, D, H, W)  # mask: a channel passes where kv fired
-        return x + self.proj_bn(self.proj_conv(out))
-
-
-class SdtMlp(nn.Module):
-    """Membrane-shortcut MLP: ``x + BN(conv1x1(spike(BN(conv1x1(spike(x))))))``."""
-
-    def __init__(self, dim: int, hidden_dim: int, make_neuron: Callable):
-        super().__init__()
-        self.fc1_sn = make_neuron()
-        self.fc1_conv = Conv2d(dim, hidden_dim, 1)
-        self.fc1_bn = BatchNorm2d(hidden_dim)
-        self.fc2_sn = make_neuron()
-        self.fc2_conv = Conv2d(hidden_dim, dim, 1)
-        self.fc2_bn = BatchNorm2d(dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fc1_bn(self.fc1_conv(self.fc1_sn(x)))
-        return x + self.fc2_bn(self.fc2_conv(self.fc2_sn(h)))
-
-
-class SdtBlock(nn.Module):
-    def __init__(self, dim: int, num_heads: int, make_neuron: Callable, mlp_ratio: float = 4.0):
-        super().__init__()
-        self.attn = SpikeDrivenSelfAttention(dim, num_heads, make_neuron)
-        self.mlp = SdtMlp(dim, int(dim * mlp_ratio), make_neuron)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.attn(x))  # each branch adds its own shortcut
+        out = merge_heads(q * kv).reshape(x.shape)  # mask: a channel passes where kv fired
+        return self.proj_bn(self.proj_conv(out))
 
 
 class SpikeDrivenTransformer(SpikingModel):
@@ -140,7 +127,7 @@ class SpikeDrivenTransformer(SpikingModel):
     """
 
     classifier_name = "head"
-    default_out_indices = 3  # features_only: the last 3 blocks, as timm's ViTs
+    default_out_indices = 3  # features_only: the last 3 levels (the last blocks, as timm's ViTs)
 
     def __init__(
         self,
@@ -158,11 +145,20 @@ class SpikeDrivenTransformer(SpikingModel):
             raise ValueError(f"embed_dim must be divisible by 8 (stem widths D/8..D), got {embed_dim}.")
         self.embed_dim = embed_dim
         self.patch_embed = SdtStem(in_chans, embed_dim, self.make_neuron, pooling)
+        mk = self.make_neuron
+        # Membrane shortcuts: each branch starts with a neuron and ends in BN; the block adds them.
         self.blocks = nn.Sequential(
-            *[SdtBlock(embed_dim, num_heads, self.make_neuron, mlp_ratio) for _ in range(depth)]
+            *[
+                SpikingTransformerBlock(
+                    SpikeDrivenSelfAttention(embed_dim, num_heads, mk),
+                    SpikingMlp(embed_dim, int(embed_dim * mlp_ratio), mk, spike_first=True),
+                )
+                for _ in range(depth)
+            ]
         )
-        reduction = 2 ** pooling.count("1")
-        self.feature_info = [dict(num_chs=embed_dim, reduction=reduction, module=f"blocks.{i}") for i in range(depth)]
+        self.feature_info = self.patch_embed.feature_levels("patch_embed") + [
+            dict(num_chs=embed_dim, reduction=self.patch_embed.reduction, module=f"blocks.{i}") for i in range(depth)
+        ]
         self.num_features = self.head_hidden_size = embed_dim
         self.head_sn = self.make_neuron()
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
@@ -177,11 +173,9 @@ class SpikeDrivenTransformer(SpikingModel):
                     nn.init.zeros_(m.bias)
 
     def feature_stages(self) -> list:
-        """One stage per block (timm's ViT convention); the stem runs with the first block. Features
-        are the blocks' pre-activations [T, B, D, H', W']."""
-        stages = [[block] for block in self.blocks]
-        stages[0].insert(0, self.patch_embed)
-        return stages
+        """The stem, then one stage per block (timm's ViT convention). Features are pre-activation
+        token maps [T, B, D, H', W']."""
+        return self.patch_embed.feature_stages() + [[block] for block in self.blocks]
 
     def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.head_sn(x_seq.mean(dim=(-2, -1)))  # spikes over time of the token-averaged map
@@ -214,8 +208,8 @@ _IMAGENET = dict(crop_pct=0.95, interpolation="bicubic", **_CFG)  # official con
 _CIFAR = dict(
     num_classes=10,
     input_size=(3, 32, 32),
-    mean=(0.4914, 0.4822, 0.4465),
-    std=(0.2470, 0.2435, 0.2616),
+    mean=CIFAR10_MEAN,
+    std=CIFAR10_STD,
     crop_pct=1.0,
     interpolation="bicubic",
     **_CFG,

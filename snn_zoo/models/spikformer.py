@@ -11,9 +11,9 @@ arXiv:2209.15425). Structure follows the official code (ZK-Zhou/spikformer):
 * MLP: two conv1x1-BN-spike layers (hidden ratio 4). Residual ``x + attn(x)``, ``x + mlp(x)``.
 * Head: mean over tokens -> Linear ``head``.
 
-The pieces take ``spike_first``: False gives Spikformer (conv -> BN -> spike), True gives the
-Spikingformer ordering (spike -> conv -> BN, residual on pre-activations); ``spikingformer.py``
-builds on them.
+SSA, the MLP, the block and the stage unit live in :mod:`snn_zoo.layers` (Spikingformer and QKFormer
+use them too). Feature levels: the four SPS stages and the RPE (each at its own grid and width), then
+one level per block.
 
 Parameter counts. The published counts (8-384 16.81M, 8-512 29.68M, 8-768 66.34M, CIFAR 4-384
 9.32M) cannot all come from one layer recipe. The official ImageNet code holds two LayerNorms per
@@ -40,7 +40,9 @@ import torch
 import torch.nn as nn
 
 from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
-from ..layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvBnSpike, MaxPool2d
+from ..layers.attention import SpikingSelfAttention
+from ..layers.patch_embed import ResidualStemUnit, StemUnit
+from ..layers.spiking_mlp import SpikingMlp, SpikingTransformerBlock
 from ._base import SpikingModel
 from ._builder import (
     build_snn_model,
@@ -52,52 +54,13 @@ from ._builder import (
 )
 from ._ported import port_state_dict, ported_cfg
 
-ATTN_SCALE = 0.125  # fixed in the paper: spikes are not normalised by sqrt(d)
-ATTN_THRESHOLD = 0.5  # the attention-output neuron fires at half the usual threshold (official value)
-
-
-class StemUnit(ConvBnSpike):
-    """One patch-stem stage: conv3x3 -> BN -> spike -> [maxpool 3x3/2] (``spike_first=False``),
-    or spike -> [maxpool] -> conv3x3 -> BN (``spike_first=True``, Spikingformer's tokenizer).
-    ``spike=False`` drops the neuron (the first spike-first stage sees analog pixels).
-
-    ``cml=True``: the max-pool sits right after BN, before the spiking neuron (the CML tokenizer of
-    BKDSNN's students, Intelligent-Computing-Research-Group/BKDSNN ``Spikingformer-CML``): conv -> BN
-    -> maxpool -> spike, or spike -> conv -> BN -> maxpool with ``spike_first``. Pooling membrane
-    inputs is not pooling spikes (the neuron integrates over time), so the two orders differ."""
-
-    def __init__(
-        self,
-        in_chs: int,
-        out_chs: int,
-        make_neuron: Callable,
-        pool: bool = False,
-        spike_first: bool = False,
-        spike: bool = True,
-        cml: bool = False,
-    ):
-        super().__init__(in_chs, out_chs, make_neuron, kernel_size=3)
-        if not spike:
-            self.sn = nn.Identity()
-        self.pool = MaxPool2d(3, stride=2, padding=1) if pool else nn.Identity()
-        self.spike_first = spike_first
-        self.cml = cml
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.spike_first and self.cml:
-            return self.pool(self.bn(self.conv(self.sn(x))))
-        if self.spike_first:
-            return self.bn(self.conv(self.pool(self.sn(x))))
-        if self.cml:
-            return self.sn(self.pool(self.bn(self.conv(x))))
-        return self.pool(self.sn(self.bn(self.conv(x))))
-
 
 class SpikingPatchEmbed(nn.Module):
     """SPS: stages of widths D/8, D/4, D/2, D, then the relative position embedding (RPE).
 
     ``pool_stages``: indices (0..3) of the stages followed by a 2x max-pool; ``cml``: pool before
-    the stage's neuron (see :class:`StemUnit`).
+    the stage's neuron (see :class:`~snn_zoo.layers.patch_embed.StemUnit`). Each stage and the RPE
+    is one feature level (:meth:`feature_levels`).
     """
 
     def __init__(
@@ -107,112 +70,26 @@ class SpikingPatchEmbed(nn.Module):
         widths = [embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim]
         chans = [in_chans, *widths]
         self.stages = nn.Sequential(
-            *[StemUnit(chans[i], chans[i + 1], make_neuron, pool=i in pool_stages, cml=cml) for i in range(4)]
+            *[StemUnit(chans[i], chans[i + 1], make_neuron, pool=i in pool_stages, pool_after_bn=cml) for i in range(4)]
         )
-        self.rpe = StemUnit(embed_dim, embed_dim, make_neuron)
+        # official order: conv -> BN -> spike, then add the stage output
+        self.rpe = ResidualStemUnit(embed_dim, embed_dim, make_neuron)
+        self.reductions = [2 ** sum(p <= i for p in set(pool_stages)) for i in range(4)]
+
+    def feature_levels(self, prefix: str) -> list[dict]:
+        """feature_info entries (module names under ``prefix``): one per stage (widths D/8 .. D, each at its
+        own grid) and one for the RPE."""
+        info = [
+            dict(num_chs=stage.conv.out_channels, reduction=r, module=f"{prefix}.stages.{i}")
+            for i, (stage, r) in enumerate(zip(self.stages, self.reductions))
+        ]
+        return info + [dict(info[-1], module=f"{prefix}.rpe")]
+
+    def feature_stages(self) -> list:
+        return [[stage] for stage in self.stages] + [[self.rpe]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stages(x)
-        return x + self.rpe(x)  # official order: conv -> BN -> spike, then add the stage output
-
-
-class SpikingSelfAttention(nn.Module):
-    """SSA on a token map [T, B, D, H, W].
-
-    q, k, v = spike(BN(conv1x1(x))); per head x = q k^T v * 0.125; spike at threshold 0.5;
-    then BN(conv1x1). ``spike_first=False`` (Spikformer): input is spikes, output is spiked by
-    ``proj_sn``. ``spike_first=True`` (Spikingformer): ``input_sn`` spikes the incoming
-    pre-activations and the output stays a pre-activation (membrane shortcut).
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        make_neuron: Callable,
-        qkv_bias: bool = False,
-        proj_bias: bool = True,
-        spike_first: bool = False,
-    ):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f"embed_dim {dim} must be divisible by num_heads {num_heads}.")
-        self.num_heads = num_heads
-        self.input_sn = make_neuron() if spike_first else nn.Identity()
-        for name in ("q", "k", "v"):
-            setattr(self, f"{name}_conv", Conv1d(dim, dim, 1, bias=qkv_bias))
-            setattr(self, f"{name}_bn", BatchNorm1d(dim))
-            setattr(self, f"{name}_sn", make_neuron())
-        self.attn_sn = make_neuron(v_threshold=ATTN_THRESHOLD)
-        self.proj_conv = Conv1d(dim, dim, 1, bias=proj_bias)
-        self.proj_bn = BatchNorm1d(dim)
-        self.proj_sn = nn.Identity() if spike_first else make_neuron()
-
-    def _heads(self, tokens: torch.Tensor, name: str) -> torch.Tensor:
-        """[T, B, D, N] -> spikes per head [T, B, heads, N, D / heads]."""
-        s = getattr(self, f"{name}_sn")(getattr(self, f"{name}_bn")(getattr(self, f"{name}_conv")(tokens)))
-        T, B, D, N = s.shape
-        return s.transpose(-1, -2).reshape(T, B, N, self.num_heads, D // self.num_heads).transpose(2, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, B, D, H, W = x.shape
-        tokens = self.input_sn(x).flatten(3)
-        q, k, v = (self._heads(tokens, n) for n in ("q", "k", "v"))
-        # No softmax, so the product is associative; with spike inputs both orders give the same
-        # integer sums, and the order only sets the cost (N^2 d versus N d^2).
-        out = q @ (k.transpose(-2, -1) @ v) if q.shape[-2] > q.shape[-1] else (q @ k.transpose(-2, -1)) @ v
-        out = (out * ATTN_SCALE).transpose(3, 4).reshape(T, B, D, H * W)
-        out = self.proj_sn(self.proj_bn(self.proj_conv(self.attn_sn(out))))
-        return out.reshape(T, B, D, H, W)
-
-
-class SpikingMlp(nn.Module):
-    """Two conv1x1-BN layers with a spike each: after BN (Spikformer) or before the conv
-    (``spike_first``, Spikingformer)."""
-
-    def __init__(
-        self, dim: int, hidden_dim: int, make_neuron: Callable, out_bias: bool = True, spike_first: bool = False
-    ):
-        super().__init__()
-        self.fc1_conv = Conv2d(dim, hidden_dim, 1)  # the hidden conv keeps its bias in every variant
-        self.fc1_bn = BatchNorm2d(hidden_dim)
-        self.fc1_sn = make_neuron()
-        self.fc2_conv = Conv2d(hidden_dim, dim, 1, bias=out_bias)
-        self.fc2_bn = BatchNorm2d(dim)
-        self.fc2_sn = make_neuron()
-        self.spike_first = spike_first
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.spike_first:
-            x = self.fc1_bn(self.fc1_conv(self.fc1_sn(x)))
-            return self.fc2_bn(self.fc2_conv(self.fc2_sn(x)))
-        x = self.fc1_sn(self.fc1_bn(self.fc1_conv(x)))
-        return self.fc2_sn(self.fc2_bn(self.fc2_conv(x)))
-
-
-class SpikformerBlock(nn.Module):
-    """Residual SSA + residual MLP. ``proj_bias`` sets the bias of the two convs that write into
-    the residual stream (attention proj, MLP fc2); see the module docstring for why it varies."""
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        make_neuron: Callable,
-        mlp_ratio: float = 4.0,
-        qkv_bias: bool = False,
-        proj_bias: bool = True,
-        spike_first: bool = False,
-    ):
-        super().__init__()
-        self.attn = SpikingSelfAttention(
-            dim, num_heads, make_neuron, qkv_bias=qkv_bias, proj_bias=proj_bias, spike_first=spike_first
-        )
-        self.mlp = SpikingMlp(dim, int(dim * mlp_ratio), make_neuron, out_bias=proj_bias, spike_first=spike_first)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(x)
-        return x + self.mlp(x)
+        return self.rpe(self.stages(x))
 
 
 class Spikformer(SpikingModel):
@@ -234,8 +111,8 @@ class Spikformer(SpikingModel):
     """
 
     classifier_name = "head"
-    default_out_indices = 3  # features_only: the last 3 blocks, as timm's ViTs
-    spike_first = False  # Spikingformer flips this (and its stem) and keeps everything else
+    default_out_indices = 3  # features_only: the last 3 levels (the last blocks, as timm's ViTs)
+    spike_first = False  # conv -> BN -> spike everywhere (Spikingformer: spike first)
 
     def __init__(
         self,
@@ -259,23 +136,21 @@ class Spikformer(SpikingModel):
         if any(s not in range(4) for s in pool_stages):
             raise ValueError(f"pool_stages must be stage indices in 0..3, got {list(pool_stages)}.")
         self.embed_dim = embed_dim
-        self.patch_embed = self._make_stem(in_chans, embed_dim, tuple(pool_stages))
+        mk = self.make_neuron
+        self.patch_embed = SpikingPatchEmbed(in_chans, embed_dim, mk, tuple(pool_stages), cml=cml)
         self.blocks = nn.Sequential(
             *[
-                SpikformerBlock(
-                    embed_dim,
-                    num_heads,
-                    self.make_neuron,
-                    mlp_ratio=mlp_ratio,
-                    qkv_bias=qkv_bias,
-                    proj_bias=proj_bias,
-                    spike_first=self.spike_first,
+                SpikingTransformerBlock(
+                    SpikingSelfAttention(embed_dim, num_heads, mk, qkv_bias=qkv_bias, proj_bias=proj_bias),
+                    SpikingMlp(embed_dim, int(embed_dim * mlp_ratio), mk, out_bias=proj_bias),
                 )
                 for _ in range(depth)
             ]
         )
-        reduction = 2 ** len(set(pool_stages))
-        self.feature_info = [dict(num_chs=embed_dim, reduction=reduction, module=f"blocks.{i}") for i in range(depth)]
+        token_reduction = self.patch_embed.reductions[-1]
+        self.feature_info = self.patch_embed.feature_levels("patch_embed") + [
+            dict(num_chs=embed_dim, reduction=token_reduction, module=f"blocks.{i}") for i in range(depth)
+        ]
         self.num_features = self.head_hidden_size = embed_dim
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         # Official init: every nn.Linear gets trunc_normal(std 0.02) and a zero bias (the head, and in
@@ -287,15 +162,10 @@ class Spikformer(SpikingModel):
                 if layer.bias is not None:
                     nn.init.zeros_(layer.bias)
 
-    def _make_stem(self, in_chans: int, embed_dim: int, pool_stages: tuple) -> nn.Module:
-        return SpikingPatchEmbed(in_chans, embed_dim, self.make_neuron, pool_stages, cml=self.cml)
-
     def feature_stages(self) -> list:
-        """One stage per block (timm's ViT convention); the patch stem runs with the first block.
-        Features are token maps [T, B, D, H / 2^p, W / 2^p]."""
-        stages = [[block] for block in self.blocks]
-        stages[0].insert(0, self.patch_embed)
-        return stages
+        """The tokenizer's stages and RPE, then one stage per block (timm's ViT convention). Features
+        are maps [T, B, C, H / r, W / r] (r, C from ``feature_info``)."""
+        return self.patch_embed.feature_stages() + [[block] for block in self.blocks]
 
     def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = x_seq.mean(dim=(-2, -1))  # mean over tokens
@@ -399,14 +269,7 @@ def checkpoint_filter_fn(state_dict: dict, model: Spikformer) -> dict:
     return port_state_dict(state_dict, model, _OFFICIAL_RULES, UNUSED_NORMS)
 
 
-def _create_spikformer(
-    variant: str,
-    pretrained: bool,
-    model_args: dict[str, Any],
-    model_cls: type | None = None,
-    filter_fn: Callable = checkpoint_filter_fn,
-    **kwargs,
-) -> Spikformer:
+def _create_spikformer(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs) -> Spikformer:
     """Build ``variant`` from its ``model_args``; user kwargs win (timm style) except ``pool_stages``
     and ``cml``: the token grid fixes the input size the variant's cfg describes, and the tokenizer
     order is what the variant's weights were trained with."""
@@ -414,7 +277,7 @@ def _create_spikformer(
         variant, model_args, kwargs, fixed=tuple(k for k in ("pool_stages", "cml") if k in model_args)
     )
     kwargs.setdefault("detach_reset", True)  # official LIF: tau 2, hard reset, detached reset
-    return build_snn_model(model_cls or Spikformer, variant, pretrained, pretrained_filter_fn=filter_fn, **kwargs)
+    return build_snn_model(Spikformer, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **kwargs)
 
 
 @register_snn_model

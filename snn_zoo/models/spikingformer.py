@@ -3,9 +3,9 @@
 Zhou et al., "Spikingformer: Spike-driven Residual Learning for Transformer-based Spiking Neural
 Network" (arXiv:2304.11954); official code zhouchenlin2096/Spikingformer.
 
-Same blocks, widths and shapes as :mod:`spikformer` (whose pieces are reused with
-``spike_first=True``): every conv is fed by a spiking neuron placed *before* it, so each conv
-sees binary spikes (no non-spike multiplications), and the residual adds the BN outputs
+Same blocks, widths and shapes as :mod:`spikformer` (the shared SSA, MLP and block of
+:mod:`snn_zoo.layers`, with ``spike_first=True``): every conv is fed by a spiking neuron placed
+*before* it, so each conv sees binary spikes (no non-spike multiplications), and the residual adds the BN outputs
 (pre-activations) of the branches: x + BN(conv(spike(x))). The tokenizer has five conv3x3-BN
 stages D/8, D/4, D/2, D, D (the fifth takes the place of Spikformer's RPE conv, without its
 residual); the first conv sees pixels, so no neuron precedes it.
@@ -17,31 +17,25 @@ published numbers (see :mod:`spikformer`); the others keep the official code's b
 
 ``spikingformer_cml_*`` are BKDSNN's students (Spikingformer-CML, arXiv:2407.09083): in the tokenizer
 the max-pool sits after BN and before the next neuron. ``checkpoint_filter_fn`` loads the official
-Spikingformer and Spikingformer-CML checkpoints.
+Spikingformer and Spikingformer-CML checkpoints. Feature levels: the five tokenizer stages (each at
+its own grid and width), then one level per block.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
 
-from ._builder import generate_snn_default_cfgs, register_snn_model, snn_cfg
+from ..data.constants import CIFAR10_MEAN, CIFAR10_STD
+from ..layers.attention import SpikingSelfAttention
+from ..layers.patch_embed import StemUnit
+from ..layers.spiking_mlp import SpikingMlp, SpikingTransformerBlock
+from ._base import SpikingModel
+from ._builder import build_snn_model, generate_snn_default_cfgs, merge_model_args, register_snn_model, snn_cfg
 from ._ported import port_state_dict, ported_cfg
-from .spikformer import (
-    CIFAR_CFG,
-    CIFAR_POOLS,
-    DIGITS_CFG,
-    DIGITS_POOLS,
-    IMAGENET_CFG,
-    IMAGENET_POOLS,
-    TRANSFORMER_CFG,
-    UNUSED_NORMS,
-    Spikformer,
-    StemUnit,
-    _create_spikformer,
-)
 
 
 class SpikingTokenizer(nn.Module):
@@ -50,7 +44,7 @@ class SpikingTokenizer(nn.Module):
     ``pool_stages`` uses Spikformer's indexing (a pool after stage i), so the same value gives the
     same token grid; here the pool sits at the start of stage i + 1, after its neuron. With ``cml``
     (BKDSNN's Spikingformer-CML students) it sits at the end of stage i, after BN and before the
-    next neuron.
+    next neuron. Each stage is one feature level (:meth:`feature_levels`).
     """
 
     def __init__(
@@ -58,36 +52,111 @@ class SpikingTokenizer(nn.Module):
     ):
         super().__init__()
         chans = [in_chans, embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim, embed_dim]
+        pooled = [(i if cml else i - 1) in pool_stages for i in range(5)]
         self.stages = nn.Sequential(
             *[
                 StemUnit(
                     chans[i],
                     chans[i + 1],
                     make_neuron,
-                    pool=(i if cml else i - 1) in pool_stages,
+                    pool=pooled[i],
                     spike_first=True,
                     spike=i > 0,
-                    cml=cml,
+                    pool_after_bn=cml,
                 )
                 for i in range(5)
             ]
         )
+        self.reductions = [2 ** sum(pooled[: i + 1]) for i in range(5)]
+
+    def feature_levels(self, prefix: str) -> list[dict]:
+        """One level per stage: widths D/8, D/4, D/2, D, D, each at its own grid."""
+        return [
+            dict(num_chs=stage.conv.out_channels, reduction=r, module=f"{prefix}.stages.{i}")
+            for i, (stage, r) in enumerate(zip(self.stages, self.reductions))
+        ]
+
+    def feature_stages(self) -> list:
+        return [[stage] for stage in self.stages]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(x)
 
 
-class Spikingformer(Spikformer):
-    """Spikingformer-``depth``-``embed_dim``; arguments as :class:`Spikformer`.
+class Spikingformer(SpikingModel):
+    """Spikingformer-``depth``-``embed_dim``.
+
+    Args:
+        embed_dim: token width D (divisible by 8 and by ``num_heads``).
+        depth: number of transformer blocks.
+        num_heads: attention heads.
+        mlp_ratio: MLP hidden width / D.
+        pool_stages: tokenizer stages (0..3, Spikformer's indexing) followed by a 2x max-pool; the
+            token grid is the input size / 2**len(pool_stages). ImageNet (0, 1, 2, 3), CIFAR (2, 3).
+        qkv_bias, proj_bias: biases of the q/k/v convs and of the residual-writing convs.
+        cml: the CML tokenizer of BKDSNN's students (max-pool after BN, before the next neuron).
+        in_chans, num_classes, **snn_kwargs: see :class:`SpikingModel`.
 
     ``forward_features_seq`` returns the last block's pre-activations (not spikes), which the
     head averages over tokens, as the official code does.
     """
 
-    spike_first = True
+    classifier_name = "head"
+    default_out_indices = 3  # features_only: the last 3 levels (the last blocks, as timm's ViTs)
+    spike_first = True  # every conv is fed by a neuron (membrane shortcuts)
 
-    def _make_stem(self, in_chans: int, embed_dim: int, pool_stages: tuple) -> nn.Module:
-        return SpikingTokenizer(in_chans, embed_dim, self.make_neuron, pool_stages, cml=self.cml)
+    def __init__(
+        self,
+        embed_dim: int = 384,
+        depth: int = 8,
+        num_heads: int = 8,
+        mlp_ratio: float = 4.0,
+        pool_stages: Sequence[int] = (0, 1, 2, 3),
+        qkv_bias: bool = False,
+        proj_bias: bool = True,
+        cml: bool = False,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        **snn_kwargs,
+    ):
+        super().__init__(in_chans=in_chans, num_classes=num_classes, **snn_kwargs)
+        self.cml = cml
+        if embed_dim % 8:
+            raise ValueError(f"embed_dim must be divisible by 8 (stem widths D/8..D), got {embed_dim}.")
+        if any(s not in range(4) for s in pool_stages):
+            raise ValueError(f"pool_stages must be stage indices in 0..3, got {list(pool_stages)}.")
+        self.embed_dim = embed_dim
+        mk = self.make_neuron
+        self.patch_embed = SpikingTokenizer(in_chans, embed_dim, mk, tuple(pool_stages), cml=cml)
+        self.blocks = nn.Sequential(
+            *[
+                SpikingTransformerBlock(
+                    SpikingSelfAttention(
+                        embed_dim, num_heads, mk, qkv_bias=qkv_bias, proj_bias=proj_bias, spike_first=True
+                    ),
+                    SpikingMlp(embed_dim, int(embed_dim * mlp_ratio), mk, out_bias=proj_bias, spike_first=True),
+                )
+                for _ in range(depth)
+            ]
+        )
+        token_reduction = self.patch_embed.reductions[-1]
+        self.feature_info = self.patch_embed.feature_levels("patch_embed") + [
+            dict(num_chs=embed_dim, reduction=token_reduction, module=f"blocks.{i}") for i in range(depth)
+        ]
+        self.num_features = self.head_hidden_size = embed_dim
+        self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+        if isinstance(self.head, nn.Linear):  # official init of the head: trunc_normal(0.02), zero bias
+            nn.init.trunc_normal_(self.head.weight, std=0.02)
+            nn.init.zeros_(self.head.bias)
+
+    def feature_stages(self) -> list:
+        """The five tokenizer stages, then one stage per block (timm's ViT convention). Features are
+        pre-activation maps [T, B, C, H / r, W / r] (r, C from ``feature_info``)."""
+        return self.patch_embed.feature_stages() + [[block] for block in self.blocks]
+
+    def head_seq(self, x_seq: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = x_seq.mean(dim=(-2, -1))  # mean over tokens
+        return x if pre_logits else self.head(x)
 
 
 # Official layouts -> ours: zhouchenlin2096/Spikingformer (CIFAR tokenizer block{0..4}_*, ImageNet
@@ -99,6 +168,8 @@ _OFFICIAL_RULES = (
     (r"^block\.(\d+)\.", r"blocks.\1."),
     (r"\.mlp\.mlp([12])_(conv|bn)\.", r".mlp.fc\1_\2."),
 )
+# The official blocks build LayerNorms norm1 / norm2 that forward never uses.
+UNUSED_NORMS = (r"^blocks\.\d+\.norm[12]\.",)
 
 
 def checkpoint_filter_fn(state_dict: dict, model: Spikingformer) -> dict:
@@ -111,6 +182,17 @@ def checkpoint_filter_fn(state_dict: dict, model: Spikingformer) -> dict:
     return port_state_dict(state_dict, model, _OFFICIAL_RULES, UNUSED_NORMS)
 
 
+# -- registry --------------------------------------------------------------------------------------
+IMAGENET_POOLS = (0, 1, 2, 3)  # 224 -> 14x14 tokens
+CIFAR_POOLS = (2, 3)  # 32 -> 8x8 tokens
+DIGITS_POOLS = (3,)  # 8 -> 4x4 tokens
+# Official eval (the authors' cifar10.yml / imagenet.yml): full crop, bicubic.
+CIFAR_CFG = dict(
+    num_classes=10, input_size=(3, 32, 32), mean=CIFAR10_MEAN, std=CIFAR10_STD, crop_pct=1.0, interpolation="bicubic"
+)
+DIGITS_CFG = dict(num_classes=10, input_size=(1, 8, 8), mean=(0.0,), std=(1.0,), crop_pct=1.0)
+IMAGENET_CFG = dict(crop_pct=1.0, interpolation="bicubic")
+TRANSFORMER_CFG = dict(first_conv="patch_embed.stages.0.conv", classifier="head")
 _PAPER = "arXiv:2304.11954"
 _BKDSNN = "arXiv:2407.09083"
 
@@ -223,10 +305,15 @@ default_cfgs = generate_snn_default_cfgs(
 )
 
 
-def _create_spikingformer(variant: str, pretrained: bool, model_args: dict, **kwargs) -> Spikingformer:
-    return _create_spikformer(
-        variant, pretrained, model_args, model_cls=Spikingformer, filter_fn=checkpoint_filter_fn, **kwargs
+def _create_spikingformer(variant: str, pretrained: bool, model_args: dict[str, Any], **kwargs) -> Spikingformer:
+    """Build ``variant`` from its ``model_args``; user kwargs win (timm style) except ``pool_stages``
+    and ``cml``: the token grid fixes the input size the variant's cfg describes, and the tokenizer
+    order is what the variant's weights were trained with."""
+    kwargs = merge_model_args(
+        variant, model_args, kwargs, fixed=tuple(k for k in ("pool_stages", "cml") if k in model_args)
     )
+    kwargs.setdefault("detach_reset", True)  # official LIF: tau 2, hard reset, detached reset
+    return build_snn_model(Spikingformer, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **kwargs)
 
 
 @register_snn_model

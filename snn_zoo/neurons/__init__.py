@@ -9,11 +9,12 @@ from collections.abc import Callable
 import torch.nn as nn
 
 from .backend import BACKENDS, cupy_available, resolve_backend, validate_backend
+from .kinds import NEURON_KIND_TABLE, NEURON_KINDS, NeuronKind, get_neuron_kind
 from .nodes import IFNode, LIFNode, MultiStepNeuron, PLIFNode
 from .spec import NeuronSpec
 from .surrogates import SURROGATES, get_surrogate
 
-NEURONS = {"if": IFNode, "lif": LIFNode, "plif": PLIFNode}
+NEURONS = {cls.kind: cls for cls in (IFNode, LIFNode, PLIFNode)}
 NEURON_CHOICES = (*NEURONS, "relu")
 
 
@@ -51,9 +52,9 @@ def create_neuron(
         detach_reset=detach_reset,
         backend=backend,
     )
-    if neuron == "if":
-        return IFNode(**common)
-    return NEURONS[neuron](tau=tau, decay_input=decay_input, **common)
+    if get_neuron_kind(neuron).leaky:
+        common.update(tau=tau, decay_input=decay_input)
+    return NEURONS[neuron](**common)
 
 
 def neuron_factory(**kwargs) -> Callable[..., nn.Module]:
@@ -66,14 +67,18 @@ __all__ = [
     "BACKENDS",
     "NEURONS",
     "NEURON_CHOICES",
+    "NEURON_KINDS",
+    "NEURON_KIND_TABLE",
     "SURROGATES",
     "IFNode",
     "LIFNode",
     "MultiStepNeuron",
+    "NeuronKind",
     "NeuronSpec",
     "PLIFNode",
     "create_neuron",
     "cupy_available",
+    "get_neuron_kind",
     "get_surrogate",
     "neuron_factory",
     "resolve_backend",

@@ -18,6 +18,22 @@ BACKENDS = ("auto", "torch", "cupy")
 _logger = logging.getLogger(__name__)
 
 
+class _NoCudaRuntimeNotice(logging.Filter):
+    """Drops torch's "No CUDA runtime is found, using CUDA_HOME=..." (and nothing else).
+
+    ``torch.utils.cpp_extension`` logs it at import whenever a CUDA toolkit is visible (``nvcc`` on PATH,
+    ``$CUDA_HOME`` or ``/usr/local/cuda``) but no GPU is, and Inductor imports that module on the first
+    ``torch.compile``: on a CPU machine with a toolkit installed (or cupy's CUDA wheels) it is expected,
+    says nothing about the run, and reads as a failure.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No CUDA runtime is found")
+
+
+logging.getLogger("torch.utils.cpp_extension").addFilter(_NoCudaRuntimeNotice())
+
+
 def validate_backend(backend: str) -> str:
     """Return the backend name or raise listing the valid ones."""
     if backend not in BACKENDS:

@@ -31,8 +31,9 @@ import numpy as np
 import torch
 
 from . import nvrtc
+from .kinds import NEURON_KIND_TABLE, get_neuron_kind
 from .nvrtc import DEFAULT_PTX_ARCH, cuda_include_dirs  # noqa: F401  (re-exported for callers)
-from .spec import NEURON_KINDS, NeuronSpec
+from .spec import NeuronSpec
 from .surrogates import SURROGATES, get_surrogate
 
 BLOCK_SIZE = 256
@@ -50,7 +51,6 @@ _DTYPE_CODE = {
     "float16": ("__half", "__half2float", "__float2half_rn", "cuda_fp16.h"),
     "bfloat16": ("__nv_bfloat16", "__bfloat162float", "__float2bfloat16_rn", "cuda_bf16.h"),
 }
-_KIND_IDS = {"if": 0, "lif": 1, "plif": 2}
 
 
 class KernelVariant(NamedTuple):
@@ -76,10 +76,9 @@ def variant_for(spec: NeuronSpec, dtype: torch.dtype) -> KernelVariant:
     """The kernel variant that runs ``spec`` on tensors of ``dtype``."""
     if dtype not in _DTYPE_NAMES:
         raise TypeError(f"cupy neuron kernels support {list(DTYPES)}, got {dtype}.")
-    if spec.kind not in _KIND_IDS:
-        raise ValueError(f"Unknown neuron kind {spec.kind!r}; choose one of {list(NEURON_KINDS)}.")
+    kind = get_neuron_kind(spec.kind)
     # IF ignores decay_input: normalise it so IF has one variant, not two identical ones.
-    decay_input = True if spec.kind == "if" else bool(spec.decay_input)
+    decay_input = bool(spec.decay_input) if kind.leaky else True
     return KernelVariant(
         spec.kind,
         get_surrogate(spec.surrogate).name,
@@ -92,13 +91,13 @@ def variant_for(spec: NeuronSpec, dtype: torch.dtype) -> KernelVariant:
 
 def all_variants() -> Iterator[KernelVariant]:
     """Every distinct variant: kind x surrogate x hard/soft x detach x decay_input x dtype."""
-    for kind in NEURON_KINDS:
+    for kind in NEURON_KIND_TABLE.values():
         for surrogate in SURROGATES:
             for hard_reset in (True, False):
                 for detach_reset in (False, True):
-                    for decay_input in (True,) if kind == "if" else (True, False):
+                    for decay_input in (True, False) if kind.leaky else (True,):
                         for dtype in DTYPES:
-                            yield KernelVariant(kind, surrogate, hard_reset, detach_reset, decay_input, dtype)
+                            yield KernelVariant(kind.name, surrogate, hard_reset, detach_reset, decay_input, dtype)
 
 
 @functools.lru_cache(maxsize=1)
@@ -120,7 +119,7 @@ def kernel_source(variant: KernelVariant, block_size: int = BLOCK_SIZE) -> str:
         storage_type=storage_type,
         to_float=to_float,
         from_float=from_float,
-        kind_id=_KIND_IDS[variant.kind],
+        kind_id=get_neuron_kind(variant.kind).kernel_id,
         hard_reset=str(bool(variant.hard_reset)).lower(),
         detach_reset=str(bool(variant.detach_reset)).lower(),
         decay_input=str(bool(variant.decay_input)).lower(),
@@ -163,18 +162,23 @@ def _ptr(t: torch.Tensor | None) -> np.uint64:
     return np.uint64(0 if t is None else t.data_ptr())
 
 
+def launch_config(n: int) -> tuple[tuple[int], tuple[int]]:
+    """(grid, block) of a launch over ``n`` neurons: one thread each, ``BLOCK_SIZE`` per block."""
+    return ((n + BLOCK_SIZE - 1) // BLOCK_SIZE,), (BLOCK_SIZE,)
+
+
 def _launch(fn, n: int, device: torch.device, args: tuple) -> None:
     import cupy
 
-    grid = ((n + BLOCK_SIZE - 1) // BLOCK_SIZE,)
+    grid, block = launch_config(n)
     with cupy.cuda.Device(device.index):
         # Torch's current stream keeps ordering with the surrounding torch ops (and autograd's).
         stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream)
-        fn(grid, (BLOCK_SIZE,), args, stream=stream)
+        fn(grid, block, args, stream=stream)
 
 
 def _decay32(spec: NeuronSpec, k: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-    if spec.kind != "plif":
+    if not get_neuron_kind(spec.kind).learned_decay:
         return None
     if k is None or k.numel() != 1:
         raise ValueError("PLIF needs its decay k as a one-element tensor.")

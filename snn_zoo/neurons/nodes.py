@@ -16,8 +16,9 @@ from spikingjelly.activation_based import base
 
 from .backend import log_backend_choice, validate_backend
 from .ops import multistep
-from .spec import NeuronSpec
+from .spec import NeuronSpec, check_bool, check_neuron_settings, check_tau
 from .surrogates import get_surrogate
+from .torch_kernel import state_dtype
 
 
 class MultiStepNeuron(base.MemoryModule):
@@ -38,12 +39,20 @@ class MultiStepNeuron(base.MemoryModule):
         super().__init__()
         sg = get_surrogate(surrogate)
         self.surrogate = sg.name
-        self.alpha = float(sg.default_alpha if alpha is None else alpha)
+        # Refuse non-finite numbers, strings for booleans, v_reset >= v_threshold ... by name.
+        checked = check_neuron_settings(
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            alpha=sg.default_alpha if alpha is None else alpha,
+            detach_reset=detach_reset,
+            leaky=False,
+        )
+        self.alpha = checked["alpha"]
         # spikingjelly-style attribute, so tools that inspect neurons find it.
         self.surrogate_function = sg.sj_class(alpha=self.alpha)
-        self.v_threshold = float(v_threshold)
-        self.v_reset = None if v_reset is None else float(v_reset)
-        self.detach_reset = bool(detach_reset)
+        self.v_threshold = checked["v_threshold"]
+        self.v_reset = checked["v_reset"]  # None = soft reset (also spelled "soft")
+        self.detach_reset = checked["detach_reset"]
         self.backend = validate_backend(backend)
         log_backend_choice(self.backend)
         self.step_mode = step_mode
@@ -63,11 +72,14 @@ class MultiStepNeuron(base.MemoryModule):
         return None
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.v, float):
-            v_init = torch.full_like(x_seq[0], self.v, dtype=torch.float32)
-        else:
-            v_init = self.v.detach().float()  # state from an earlier call: truncated BPTT
-        spikes, self.v = multistep(x_seq, v_init, self._decay_tensor(), self._spec(), self.backend)
+        sd = state_dtype(x_seq.dtype)  # fp32; fp64 for a float64 model
+        # A float after reset; a tensor is the state of an earlier call (truncated BPTT: no gradient through it).
+        v_init = torch.full_like(x_seq[0], self.v, dtype=sd) if isinstance(self.v, float) else self.v.detach().to(sd)
+        spikes, v_last = multistep(x_seq, v_init, self._decay_tensor(), self._spec(), self.backend)
+        # An exported program is stateless (v_last is no output of it), and torch.export warns about tensor
+        # attributes assigned while tracing ("must be registered as buffers"): keep the state only outside it.
+        if not torch.compiler.is_exporting():
+            self.v = v_last
         return spikes
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,15 +104,18 @@ class _LeakyNeuron(MultiStepNeuron):
 
     def __init__(self, tau: float = 2.0, decay_input: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if tau <= 1.0:
-            raise ValueError(f"tau must be > 1 for a {type(self).__name__}, got {tau}.")
-        self.decay_input = bool(decay_input)
+        check_tau(tau)
+        self.decay_input = check_bool("decay_input", decay_input)
 
     def _spec(self) -> NeuronSpec:
         return NeuronSpec(**{**super()._spec().__dict__, "decay_input": self.decay_input, "k": self._decay_value()})
 
     def _decay_value(self) -> float:
         return 0.5  # unused when the kernel gets the decay as a tensor (PLIF)
+
+    def decay(self) -> float:
+        """The decay k of the charge (1 / tau; PLIF: sigmoid(w) now), as a plain float."""
+        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return f"tau={self._tau():.4g}, decay_input={self.decay_input}, " + super().extra_repr()
@@ -113,10 +128,13 @@ class LIFNode(_LeakyNeuron):
 
     def __init__(self, tau: float = 2.0, decay_input: bool = True, **kwargs):
         super().__init__(tau=tau, decay_input=decay_input, **kwargs)
-        self.tau = float(tau)
+        self.tau = check_tau(tau)
 
     def _decay_value(self) -> float:
         return 1.0 / self.tau
+
+    def decay(self) -> float:
+        return self._decay_value()
 
     def _tau(self) -> float:
         return self.tau
@@ -129,10 +147,13 @@ class PLIFNode(_LeakyNeuron):
 
     def __init__(self, tau: float = 2.0, decay_input: bool = True, **kwargs):
         super().__init__(tau=tau, decay_input=decay_input, **kwargs)
-        self.w = nn.Parameter(torch.tensor(-math.log(tau - 1.0)))
+        self.w = nn.Parameter(torch.tensor(-math.log(check_tau(tau) - 1.0)))
 
     def _decay_tensor(self) -> torch.Tensor:
         return self.w.sigmoid()
+
+    def decay(self) -> float:
+        return float(self.w.detach().sigmoid())
 
     def _tau(self) -> float:
         return 1.0 / self.w.detach().sigmoid().item()

@@ -9,6 +9,9 @@ kernels run compiled and eager, so compiled spikes equal eager spikes bit for bi
 
 The spec travels as plain arguments (op schemas take no dataclasses). ``save_h`` is decided by
 the caller: the charged membrane ``h`` (one T x N tensor) is only produced when autograd needs it.
+
+Under ``torch.compile`` (not ``torch.export``) :func:`multistep` runs :mod:`.traced` instead, the
+same neuron as plain torch that Inductor fuses with its neighbours, unless ``backend='cupy'``.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import torch_kernel
+from . import torch_kernel, traced
 from .backend import cupy_available
 from .spec import NeuronSpec
+from .torch_kernel import state_dtype
 
 
 def _spec(
@@ -97,7 +101,8 @@ def multistep_forward(
     backend: str,
     save_h: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """(spikes [T, ...] in x's dtype, v_last [...] fp32, h [T, ...] or empty) with the torch kernel."""
+    """(spikes [T, ...] in x's dtype, v_last [...] in the state dtype (fp32, fp64 for fp64 x), h [T, ...] or
+    empty) with the torch kernel."""
     spec = _spec(kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay)
     return torch_kernel.forward(x_seq, v_init, k, spec, save_h)
 
@@ -120,7 +125,7 @@ def _multistep_forward_fake(
     x_seq, v_init, k, kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay, backend, save_h
 ):
     spikes = torch.empty_like(x_seq)  # every implementation returns outputs in x's layout
-    v_last = x_seq.new_empty(x_seq.shape[1:], dtype=torch.float32)
+    v_last = x_seq.new_empty(x_seq.shape[1:], dtype=state_dtype(x_seq.dtype))
     h_seq = torch.empty_like(spikes) if save_h else x_seq.new_empty((0,))
     return spikes, v_last, h_seq
 
@@ -142,7 +147,7 @@ def multistep_backward(
     decay: float,
     backend: str,
 ) -> tuple[Tensor, Tensor]:
-    """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar; zero unless PLIF) with the torch kernel."""
+    """(grad_x [T, ...] in h's dtype, grad_k scalar in the state dtype; zero unless PLIF) with the torch kernel."""
     spec = _spec(kind, v_threshold, v_reset, surrogate, alpha, detach_reset, decay_input, decay)
     return torch_kernel.backward(grad_spikes, h_seq, v_init, k, spec)
 
@@ -188,7 +193,7 @@ def _multistep_backward_fake(
     decay,
     backend,
 ):
-    return torch.empty_like(h_seq), h_seq.new_empty((), dtype=torch.float32)
+    return torch.empty_like(h_seq), h_seq.new_empty((), dtype=state_dtype(h_seq.dtype))
 
 
 # -- autograd --------------------------------------------------------------------------------------------
@@ -225,18 +230,21 @@ torch.library.register_autograd("snn_zoo::multistep_forward", _backward, setup_c
 def multistep(
     x_seq: Tensor, v_init: Tensor, k: Tensor | None, spec: NeuronSpec, backend: str = "auto"
 ) -> tuple[Tensor, Tensor]:
-    """Run a neuron over all T steps: ``(spikes [T, ...] in x's dtype, v_last [...] fp32)``.
+    """Run a neuron over all T steps: ``(spikes [T, ...] in x's dtype, v_last [...] in the state dtype)``.
 
     ``v_init`` broadcasts to one step; ``k`` is PLIF's decay (a one-element tensor, else None).
     ``h`` is only computed when autograd will need it (grad mode on and an input requiring grad).
+    The state dtype is fp32, or fp64 for fp64 inputs (:func:`~snn_zoo.neurons.torch_kernel.state_dtype`).
     """
     if backend == "cupy" and not x_seq.is_cuda:
         raise RuntimeError(
             "backend='cupy' needs a CUDA tensor and a working cupy; move the model to a GPU "
             "and install the extra with `pip install \"snn_zoo[cuda]\"`, or use backend='torch'."
         )
+    v_init = v_init.to(state_dtype(x_seq.dtype))
+    if traced.use_traced(backend):
+        return traced.multistep(x_seq, v_init, k, spec)
     save_h = torch.is_grad_enabled() and (x_seq.requires_grad or (k is not None and k.requires_grad))
-    v_init = v_init.to(torch.float32)
     if v_init.shape != x_seq.shape[1:]:
         v_init = v_init.expand(x_seq.shape[1:])
     spikes, v_last, _ = multistep_forward(x_seq, v_init, k, *_spec_args(spec), backend, save_h)

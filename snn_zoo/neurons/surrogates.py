@@ -30,10 +30,12 @@ class Surrogate:
 
 
 # Each derivative works in place on its argument (a fresh ``h - v_threshold`` temporary):
-# the backward then allocates nothing per time step.
+# the backward then allocates (almost) nothing per time step.
 def _sigmoid_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
     sg = x.mul_(alpha).sigmoid_()
-    return sg.addcmul_(sg, sg, value=-1.0).mul_(alpha)  # alpha * sg * (1 - sg)
+    # alpha * sg * (1 - sg). Out of place: traced, an in-place addcmul_ with a value becomes prims.fma
+    # (one rounding), so compiled gradients would drift from eager ones by an ulp.
+    return torch.addcmul(sg, sg, sg, value=-1.0).mul_(alpha)
 
 
 def _atan_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import torch
 
+from .kinds import get_neuron_kind
 from .spec import NeuronSpec
 from .surrogates import get_surrogate
 
 Decay = float | torch.Tensor
 
 
+def state_dtype(dtype: torch.dtype) -> torch.dtype:
+    """dtype of the membrane v (and of every gradient inside the kernels) for inputs of ``dtype``:
+    float64 for float64 inputs (float64 models run float64 dynamics), else float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def _charge_(spec: NeuronSpec, v: torch.Tensor, x: torch.Tensor, k: Decay, out: torch.Tensor) -> torch.Tensor:
-    """Write h into ``out`` (fp32), in the same operation order as the CUDA kernel."""
+    """Write h into ``out`` (the state dtype), in the same operation order as the CUDA kernel
+    (:meth:`NeuronKind.charge <snn_zoo.neurons.kinds.NeuronKind.charge>` without temporaries)."""
     vr = spec.reset_value
-    if spec.kind == "if":
+    if not get_neuron_kind(spec.kind).leaky:
         return torch.add(v, x, out=out)
     leak = v if vr == 0.0 else v - vr
     if spec.decay_input:  # h = v + k * (x - (v - vr))
@@ -49,19 +57,20 @@ def membrane_after_spike(spec: NeuronSpec, h: torch.Tensor) -> torch.Tensor:
 def forward(
     x_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec, save_h: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(spikes [T, ...], v_last [...] fp32, h [T, ...] or an empty tensor when ``save_h`` is False)."""
-    decay = k.float() if k is not None else spec.k
-    fp32 = x_seq.dtype == torch.float32
-    v = v_init.float().expand(x_seq.shape[1:]).clone(memory_format=torch.contiguous_format)
+    """(spikes [T, ...], v_last [...] in the state dtype, h [T, ...] or an empty tensor when ``save_h`` is False)."""
+    sd = state_dtype(x_seq.dtype)
+    decay = k.to(sd) if k is not None else spec.k
+    same = x_seq.dtype == sd  # fp32 (or fp64) storage: no rounding of h
+    v = v_init.to(sd).expand(x_seq.shape[1:]).clone(memory_format=torch.contiguous_format)
     s_seq = torch.empty_like(x_seq)
     h_seq = torch.empty_like(x_seq) if save_h else x_seq.new_empty((0,))
     h_buf = torch.empty_like(v)
     spike = torch.empty(v.shape, dtype=torch.bool, device=v.device)
     for t in range(x_seq.shape[0]):
-        x_t = x_seq[t] if fp32 else x_seq[t].float()
-        h = h_seq[t] if save_h and fp32 else h_buf  # fp32: charge straight into the saved tensor
+        x_t = x_seq[t] if same else x_seq[t].to(sd)
+        h = h_seq[t] if save_h and same else h_buf  # charge straight into the saved tensor
         _charge_(spec, v, x_t, decay, out=h)
-        if not fp32:  # round h to the storage dtype before firing, as the saved h will be
+        if not same:  # round h to the storage dtype before firing, as the saved h will be
             h.copy_(h.to(x_seq.dtype))
             if save_h:
                 h_seq[t].copy_(h)
@@ -74,24 +83,26 @@ def forward(
 def backward(
     grad_s_seq: torch.Tensor, h_seq: torch.Tensor, v_init: torch.Tensor, k: torch.Tensor | None, spec: NeuronSpec
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(grad_x [T, ...] in h's dtype, grad_k fp32 scalar) for the saved charged membrane ``h_seq``.
+    """(grad_x [T, ...] in h's dtype, grad_k scalar in the state dtype) for the saved charged membrane ``h_seq``.
 
     Reverse walk over time into per-call buffers of one step each: no allocation per step
     (large per-step temporaries cost more in page faults than in arithmetic on CPU).
     """
     sg_fn = get_surrogate(spec.surrogate).grad
-    decay = k.float() if k is not None else spec.k
+    sd = state_dtype(h_seq.dtype)
+    decay = k.to(sd) if k is not None else spec.k
     vth, vr = spec.v_threshold, spec.reset_value
-    leak = 1.0 if spec.kind == "if" else 1.0 - decay  # dh_t / dv_{t-1}
-    scale_x = spec.kind != "if" and spec.decay_input  # dh_t / dx_t = k
+    leaky = get_neuron_kind(spec.kind).leaky
+    leak = 1.0 - decay if leaky else 1.0  # dh_t / dv_{t-1}
+    scale_x = leaky and spec.decay_input  # dh_t / dx_t = k
     grad_x = torch.empty_like(h_seq)
-    grad_v = torch.zeros(h_seq.shape[1:], dtype=torch.float32, device=h_seq.device)
+    grad_v = torch.zeros(h_seq.shape[1:], dtype=sd, device=h_seq.device)
     grad_h = torch.empty_like(grad_v)
     dv_dh = torch.empty_like(grad_v)
     not_spiked = torch.empty(grad_v.shape, dtype=torch.bool, device=grad_v.device)
-    grad_k = torch.zeros((), dtype=torch.float32, device=h_seq.device)
+    grad_k = torch.zeros((), dtype=sd, device=h_seq.device)
     for t in range(h_seq.shape[0] - 1, -1, -1):
-        h = h_seq[t].float()
+        h = h_seq[t].to(sd)
         sg = sg_fn(h - vth, spec.alpha)
         torch.lt(h, vth, out=not_spiked)
         torch.mul(grad_s_seq[t], sg, out=grad_h)
@@ -105,7 +116,7 @@ def backward(
         else:  # dv/dh = 1 - vth * sg
             grad_h.addcmul_(grad_v, torch.mul(sg, -vth, out=dv_dh).add_(1.0))
         if k is not None:
-            v_prev = v_init.float() if t == 0 else membrane_after_spike(spec, h_seq[t - 1].float())
+            v_prev = v_init.to(sd) if t == 0 else membrane_after_spike(spec, h_seq[t - 1].to(sd))
             dh_dk = (h - v_prev).div_(decay) if spec.decay_input else (v_prev - vr).neg_()
             grad_k = grad_k + torch.dot(grad_h.flatten(), dh_dk.flatten())
         torch.mul(grad_h, decay, out=grad_x[t]) if scale_x else grad_x[t].copy_(grad_h)
@@ -121,22 +132,16 @@ def forward_functional(
     Slower, but made only of standard ops: exporters that do not know the custom op (ONNX)
     decompose it into this, unrolled over T. Returns (spikes, v_last, h).
     """
-    decay = k.float() if k is not None else spec.k
+    kind, sd = get_neuron_kind(spec.kind), state_dtype(x_seq.dtype)
+    decay = k.to(sd) if k is not None else spec.k
     vr = spec.reset_value
-    v = v_init.float().expand(x_seq.shape[1:])
+    v = v_init.to(sd).expand(x_seq.shape[1:])
     spikes, hs = [], []
     for t in range(x_seq.shape[0]):
-        x_t = x_seq[t].float()
-        leak = v if vr == 0.0 else v - vr
-        if spec.kind == "if":
-            h = v + x_t
-        elif spec.decay_input:
-            h = (x_t - leak) * decay + v
-        else:
-            h = (v - leak * decay) + x_t
-        h = h.to(x_seq.dtype).float()
+        h = kind.charge(v, x_seq[t].to(sd), decay, vr, spec.decay_input)
+        h = h.to(x_seq.dtype).to(sd)
         s = h >= spec.v_threshold
         spikes.append(s.to(x_seq.dtype))
         hs.append(h.to(x_seq.dtype))
-        v = torch.where(s, torch.full_like(h, vr), h) if spec.hard_reset else h - s.float() * spec.v_threshold
+        v = torch.where(s, torch.full_like(h, vr), h) if spec.hard_reset else h - s.to(sd) * spec.v_threshold
     return torch.stack(spikes), v, torch.stack(hs)

@@ -42,12 +42,6 @@ def resolve_mixed_precision(value: str, use_cuda: bool) -> tuple[str, str]:
         if torch.cuda.is_bf16_supported():
             return "bf16", f"auto: {torch.cuda.get_device_name()} supports bf16"
         return "no", f"auto: {torch.cuda.get_device_name()} has no bf16 support, fp32"
-    flags, capability = cpu_bf16_flags(), torch.backends.cpu.get_cpu_capability()
-    if CPU_FAST_BF16_FLAG in flags:
-        return "bf16", f"auto: CPU has {'/'.join(flags)} ({capability})"
-    if flags:
-        return (
-            "no",
-            f"auto: CPU has {'/'.join(flags)} but no AMX, where bf16 convolutions are slower ({capability}), fp32",
-        )
-    return "no", f"auto: CPU has no AMX-BF16 ({capability}), fp32"
+    if CPU_FAST_BF16_FLAG in cpu_bf16_flags():
+        return "bf16", f"auto: the CPU flags include {CPU_FAST_BF16_FLAG} (AMX)"
+    return "no", f"auto: the CPU flags lack {CPU_FAST_BF16_FLAG} (AMX), fp32"

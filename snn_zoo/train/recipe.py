@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,96 +18,224 @@ from ..distill.methods import METHODS, get_method
 __all__ = ["METHODS", "Recipe", "add_recipe_arguments", "load_recipe", "recipe_from_args"]
 
 
+#: Argument groups of ``--help``, in order: recipe fields name theirs in ``metadata["group"]``.
+GROUPS = {
+    "model": "student model (the spiking network being trained)",
+    "data": "data",
+    "augmentation": "augmentation (timm's names; image datasets built with timm's create_transform)",
+    "distillation": "distillation (the ANN teacher and the loss)",
+    "optimisation": "optimisation (timm's optimizer and scheduler factories)",
+    "run": "run (precision, seed, outputs)",
+}
+
+
+def _field(
+    default: Any = None,
+    help: str = "",
+    group: str = "run",
+    *,
+    choices: Any = None,
+    range: tuple | None = None,
+    flags: tuple[str, ...] = (),
+    factory: Any = None,
+) -> Any:
+    """One row of the recipe field table: default, ``--help`` text, group, choices, range and CLI flags.
+
+    ``range`` is ``(low, high, low_exclusive)`` with None for unbounded; ``flags`` are the option strings when
+    they differ from ``--field-name`` (timm's train.py names first)."""
+    metadata = dict(help=help, group=group, choices=choices, range=range, flags=flags)
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class Recipe:
-    """Everything that defines a published checkpoint. Defaults = the embedded digits job."""
+    """Everything that defines a checkpoint: one row per field (default, meaning, group, choices, range).
+
+    Defaults = the embedded digits job. ``--help`` of ``hub_scripts/distill.py`` is generated from this table."""
 
     # student
-    model: str = "spiking_cnn_small"
-    model_kwargs: dict = field(default_factory=dict)
-    T: int = 4
-    neuron: str = field(default="lif", metadata={"choices": lambda: _neuron_choices()[0]})
-    surrogate: str = field(default="sigmoid", metadata={"choices": lambda: _neuron_choices()[1]})
-    tau: float = 2.0
-    detach_reset: bool = False
-    # data
-    dataset: str = "digits"
-    data_dir: str | None = None
-    img_size: int | None = None
-    augment: bool = True
-    data_kwargs: dict = field(default_factory=dict)  # e.g. synthetic: num_classes, input_size, num_samples
-    # augmentation, timm's train.py names (image datasets with timm's create_transform)
-    aa: str | None = None  # auto-augment policy, e.g. 'rand-m9-n1-mstd0.4-inc1'
-    reprob: float = 0.0  # random-erasing probability
-    remode: str = field(default="pixel", metadata={"choices": ("const", "rand", "pixel")})
-    recount: int = 1
-    train_interpolation: str | None = field(
-        default=None, metadata={"choices": (None, "random", "bilinear", "bicubic", "nearest")}
+    model: str | None = _field(
+        None,
+        "student architecture (snn_zoo.list_models()); unset: chosen from the data (spiking_cnn_small on the "
+        "embedded digits; on your own data, sized to its input and a CPU budget, printed at start)",
+        "model",
     )
-    # mixup / cutmix / label smoothing (timm.data.Mixup + soft-target cross-entropy)
-    mixup: float = 0.0  # mixup alpha (0: off)
-    cutmix: float = 0.0  # cutmix alpha (0: off)
-    mixup_prob: float = 1.0
-    mixup_switch_prob: float = 0.5
-    mixup_mode: str = field(default="batch", metadata={"choices": ("batch", "pair", "elem")})
-    mixup_off_epoch: int = 0  # stop mixing from this epoch on (0: never)
-    smoothing: float = 0.0  # label smoothing
-    # weight EMA (timm.utils.ModelEmaV3): evaluated, saved and resumed when on
-    model_ema: bool = False
-    model_ema_decay: float = 0.9998
-    model_ema_warmup: bool = False
+    model_kwargs: dict = _field(
+        help="extra create_model arguments, JSON or key=value (e.g. '{\"v_threshold\": 0.5}')",
+        group="model",
+        factory=dict,
+    )
+    T: int = _field(4, "time steps the student runs per input", "model", range=(1, None, False))
+    neuron: str = _field("lif", "spiking neuron", "model", choices=lambda: _neuron_choices()[0])
+    surrogate: str = _field(
+        "sigmoid", "surrogate gradient of the spike function", "model", choices=lambda: _neuron_choices()[1]
+    )
+    tau: float = _field(
+        2.0, "membrane time constant of LIF / PLIF (initial value for PLIF)", "model", range=(1.0, None, True)
+    )
+    detach_reset: bool = _field(False, "detach the reset from the graph (no gradient through the reset)", "model")
+    # data
+    dataset: str = _field("digits", "dataset name, one of: {datasets}", "data")
+    data_dir: str | None = _field(None, "dataset root (not needed for the embedded digits / digits_dvs)", "data")
+    img_size: int | None = _field(
+        None,
+        "input height = width; unset: the images' own size (image folders), else the dataset's",
+        "data",
+        range=(1, None, False),
+    )
+    augment: bool = _field(True, "training augmentation of the dataset's transform", "data", flags=("--aug",))
+    data_kwargs: dict = _field(
+        help="extra create_dataset arguments (e.g. synthetic: num_classes, input_size, num_samples)",
+        group="data",
+        factory=dict,
+    )
+    # augmentation (timm's train.py names)
+    aa: str | None = _field(None, "auto-augment policy, e.g. 'rand-m9-n1-mstd0.4-inc1'", "augmentation")
+    reprob: float = _field(0.0, "random-erasing probability", "augmentation", range=(0.0, 1.0, False))
+    remode: str = _field("pixel", "random-erasing fill mode", "augmentation", choices=("const", "rand", "pixel"))
+    recount: int = _field(1, "random-erasing count", "augmentation", range=(1, None, False))
+    train_interpolation: str | None = _field(
+        None,
+        "resize interpolation of the transform (unset: the dataset's)",
+        "augmentation",
+        choices=(None, "random", "bilinear", "bicubic", "nearest"),
+    )
+    mixup: float = _field(0.0, "mixup alpha (0: off)", "augmentation", range=(0.0, None, False))
+    cutmix: float = _field(0.0, "cutmix alpha (0: off)", "augmentation", range=(0.0, None, False))
+    mixup_prob: float = _field(1.0, "probability of mixing a batch", "augmentation", range=(0.0, 1.0, False))
+    mixup_switch_prob: float = _field(
+        0.5, "probability of cutmix instead of mixup when both are on", "augmentation", range=(0.0, 1.0, False)
+    )
+    mixup_mode: str = _field("batch", "how mixup pairs samples", "augmentation", choices=("batch", "pair", "elem"))
+    mixup_off_epoch: int = _field(
+        0, "stop mixing from this epoch on (0: never)", "augmentation", range=(0, None, False)
+    )
+    smoothing: float = _field(0.0, "label smoothing", "augmentation", range=(0.0, 1.0, False))
+    model_ema: bool = _field(
+        False, "keep an EMA of the weights (timm ModelEmaV3); it is evaluated and saved", "optimisation"
+    )
+    model_ema_decay: float = _field(0.9998, "EMA decay", "optimisation", range=(0.0, 1.0, True))
+    model_ema_warmup: bool = _field(False, "EMA decay warm-up", "optimisation")
     # distillation
-    method: str = "bkd"
-    teacher: str = "spiking_cnn_base"  # zoo arch (run as its ANN twin), 'twin', or any timm model name
-    teacher_pretrained: bool = False  # timm teachers: load hub weights
-    teacher_checkpoint: str | None = None  # run folder / local-dir / .safetensors
-    teacher_kwargs: dict = field(default_factory=dict)  # e.g. a ViT teacher at the student's img_size
-    teacher_epochs: int = 30
-    teacher_input_size: int | None = None  # resize the teacher's image, e.g. 224 for a ViT on 32x32 data
-    teacher_interpolation: str = field(default="bicubic", metadata={"choices": ("bicubic", "bilinear", "nearest")})
-    loss_weights: dict = field(default_factory=dict)  # e.g. alpha, blur_prob, beta, tau, feature, logit
+    method: str = _field("bkd", "distillation method", "distillation", choices=lambda: METHODS)
+    teacher: str | None = _field(
+        None,
+        "ANN teacher: an snn_zoo architecture (run as its ANN twin), 'twin' (the student's own twin) or a timm "
+        "model; unset: the teacher paired with the data's default student (spiking_cnn_base on digits)",
+        "distillation",
+    )
+    teacher_pretrained: bool = _field(False, "timm teachers: load the Hub's pretrained weights", "distillation")
+    teacher_checkpoint: str | None = _field(
+        None, "teacher weights: run folder, local-dir or .safetensors (then no teacher is trained)", "distillation"
+    )
+    teacher_kwargs: dict = _field(
+        help="extra create_model arguments of the teacher (e.g. img_size for a ViT)",
+        group="distillation",
+        factory=dict,
+    )
+    teacher_epochs: int = _field(
+        30, "epochs of the teacher's own training (when no weights are given)", "distillation", range=(0, None, False)
+    )
+    teacher_input_size: int | None = _field(
+        None,
+        "resize the teacher's image to this side (e.g. 224 for a ViT on 32x32 data)",
+        "distillation",
+        range=(1, None, False),
+    )
+    teacher_interpolation: str = _field(
+        "bicubic", "interpolation of that resize", "distillation", choices=("bicubic", "bilinear", "nearest")
+    )
+    loss_weights: dict = _field(
+        help="the method's loss weights, JSON or key=value (e.g. alpha=0.002); unset names keep the method's "
+        "defaults (snn_zoo.distill.METHOD_DEFAULTS)",
+        group="distillation",
+        factory=dict,
+    )
+    single_step_noise: float | None = _field(
+        None,
+        "train single-step (T=1) with N(0, sigma^2) membrane noise of this sigma, then run at T "
+        "(snn_zoo.distill.noisy)",
+        "distillation",
+        range=(0.0, None, False),
+    )
     # optimisation
-    optimizer: str = field(default="adamw", metadata={"choices": lambda: _timm_optimizers()})
-    lr: float = 5e-3
-    weight_decay: float = 1e-2
-    momentum: float = 0.9
-    # timm's scheduler factory, stepped per update; trains epochs + cooldown_epochs in all, as timm does
-    sched: str = field(default="cosine", metadata={"choices": ("cosine", "tanh", "step", "multistep", "poly", "none")})
-    warmup_epochs: int = 0
-    warmup_lr: float = 1e-5
-    min_lr: float = 0.0
-    cooldown_epochs: int = 0
-    decay_epochs: float = 90.0  # 'step' / 'multistep'
-    decay_rate: float = 0.1
-    epochs: int = 40
-    batch_size: int = 64  # global batch, split over processes
-    grad_accum: int = 1
-    # auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU runs it natively, else fp32 (train/precision.py)
-    mixed_precision: str = field(default="auto", metadata={"choices": ("no", "fp16", "bf16", "fp8", "auto")})
-    # gradient checkpointing per block: memory flat in depth at ~1 extra forward; 'packed' stores spikes at 1 bit
-    grad_checkpointing: str = field(default="off", metadata={"choices": ("off", "block", "packed")})
-    seed: int = 0
-    num_workers: int = 0
-    max_steps_per_epoch: int | None = None  # dry runs
-    # train single-step (T=1) with N(0, sigma^2) membrane noise, then run at T (snn_zoo.distill.noisy)
-    single_step_noise: float | None = None
-    # output
-    output: str | None = None
-    tag: str | None = None  # pretrained tag; default '<method>_t<T>_<dataset>'
-    log_with: str | None = field(default="tensorboard", metadata={"choices": lambda: _trackers()})
+    optimizer: str = _field(
+        "adamw", "timm optimizer", "optimisation", choices=lambda: _timm_optimizers(), flags=("--opt", "--optimizer")
+    )
+    lr: float = _field(5e-3, "learning rate", "optimisation", range=(0.0, None, True))
+    weight_decay: float = _field(1e-2, "weight decay", "optimisation", range=(0.0, None, False))
+    momentum: float = _field(0.9, "SGD momentum", "optimisation", range=(0.0, 1.0, False))
+    sched: str = _field(
+        "cosine",
+        "timm LR scheduler, stepped per update ('none': constant)",
+        "optimisation",
+        choices=("cosine", "tanh", "step", "multistep", "poly", "none"),
+    )
+    warmup_epochs: int = _field(0, "linear warm-up epochs", "optimisation", range=(0, None, False))
+    warmup_lr: float = _field(1e-5, "learning rate at the start of warm-up", "optimisation", range=(0.0, None, False))
+    min_lr: float = _field(0.0, "lower bound of the scheduled learning rate", "optimisation", range=(0.0, None, False))
+    cooldown_epochs: int = _field(
+        0, "epochs at min_lr after the schedule (the run lasts epochs + these)", "optimisation", range=(0, None, False)
+    )
+    decay_epochs: float = _field(
+        90.0, "'step' / 'multistep': epochs between decays", "optimisation", range=(0.0, None, True)
+    )
+    decay_rate: float = _field(0.1, "'step' / 'multistep': decay factor", "optimisation", range=(0.0, None, True))
+    epochs: int = _field(40, "student training epochs", "optimisation", range=(1, None, False))
+    batch_size: int = _field(
+        64,
+        "global batch size, split over the processes",
+        "optimisation",
+        range=(1, None, False),
+        flags=("-b", "--batch-size"),
+    )
+    grad_accum: int = _field(
+        1,
+        "gradient accumulation steps",
+        "optimisation",
+        range=(1, None, False),
+        flags=("--grad-accum-steps", "--grad-accum"),
+    )
+    # run
+    mixed_precision: str = _field(
+        "auto",
+        "autocast precision; auto: bf16 on CPUs with AMX and on GPUs with bf16, else fp32 (printed at start)",
+        "run",
+        choices=("no", "fp16", "bf16", "fp8", "auto"),
+    )
+    grad_checkpointing: str = _field(
+        "off",
+        "per-block gradient checkpointing ('packed' keeps spikes at 1 bit)",
+        "run",
+        choices=("off", "block", "packed"),
+    )
+    seed: int = _field(0, "random seed (data split, initialisation, shuffling)", "run", range=(0, None, False))
+    num_workers: int = _field(
+        0, "data loader worker processes", "run", range=(0, None, False), flags=("-j", "--workers", "--num-workers")
+    )
+    max_steps_per_epoch: int | None = _field(
+        None, "stop each epoch after this many steps (dry runs)", "run", range=(0, None, False)
+    )
+    output: str | None = _field(None, "run folder (default: runs/<model>.<tag>)", "run")
+    tag: str | None = _field(
+        None, "pretrained tag of the checkpoint (default: <method>_t<T>_<dataset>); a name, not a path", "run"
+    )
+    log_with: str | None = _field(
+        "tensorboard", "experiment tracker of accelerate ('none': off)", "run", choices=lambda: _trackers()
+    )
 
     def __post_init__(self) -> None:
         if self.log_with in ("none", ""):
             self.log_with = None
-        validate_fields(self)  # types, choices and ranges of every field (FIELD_RANGES, field metadata)
+        if isinstance(self.method, str):
+            get_method(self.method)  # the retired 'noisy' -> a clear error saying what to use
+        validate_fields(self)  # types, choices and ranges of every field (the field table above)
         check_loss_weights(self.method, self.loss_weights)
-        get_method(self.method)  # unknown method (or the retired 'noisy') -> a clear error saying what to use
-        if self.model_ema and not 0.0 < self.model_ema_decay < 1.0:
-            raise ValueError(f"model_ema_decay must be in (0, 1), got {self.model_ema_decay}.")
-        if self.T < 1:
-            raise ValueError(f"T must be >= 1, got {self.T}.")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}.")
+        check_name("tag", self.tag)
+        if self.model is not None:
+            check_name("model", self.model)
 
     @property
     def mixup_active(self) -> bool:
@@ -119,6 +248,8 @@ class Recipe:
 
     @property
     def run_name(self) -> str:
+        if self.model is None:  # the plan picks the student from the data
+            raise ValueError("recipe.model is unset; RunPlan.from_recipe(recipe).recipe names the chosen student.")
         return f"{self.model}.{self.run_tag}"
 
     @property
@@ -129,39 +260,31 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
-#: Allowed ranges of numeric fields, one row per field: name -> (low, high, low_exclusive); None = unbounded.
-#: Choices live in each field's metadata ("choices": a tuple, or a callable returning one).
-FIELD_RANGES: dict[str, tuple] = {
-    "T": (1, None, False),
-    "tau": (1.0, None, True),
-    "epochs": (1, None, False),
-    "teacher_epochs": (0, None, False),
-    "batch_size": (1, None, False),
-    "grad_accum": (1, None, False),
-    "img_size": (1, None, False),
-    "lr": (0.0, None, True),
-    "weight_decay": (0.0, None, False),
-    "momentum": (0.0, 1.0, False),
-    "warmup_epochs": (0, None, False),
-    "warmup_lr": (0.0, None, False),
-    "min_lr": (0.0, None, False),
-    "cooldown_epochs": (0, None, False),
-    "decay_epochs": (0.0, None, True),
-    "decay_rate": (0.0, None, True),
-    "seed": (0, None, False),
-    "num_workers": (0, None, False),
-    "max_steps_per_epoch": (0, None, False),
-    "reprob": (0.0, 1.0, False),
-    "recount": (1, None, False),
-    "mixup": (0.0, None, False),
-    "cutmix": (0.0, None, False),
-    "mixup_prob": (0.0, 1.0, False),
-    "mixup_switch_prob": (0.0, 1.0, False),
-    "mixup_off_epoch": (0, None, False),
-    "smoothing": (0.0, 1.0, False),
-    "teacher_input_size": (1, None, False),
-    "single_step_noise": (0.0, None, False),
-}
+def field_range(f: dataclasses.Field) -> tuple | None:
+    """(low, high, low_exclusive) of a numeric field, or None."""
+    return f.metadata.get("range")
+
+
+def field_choices(f: dataclasses.Field) -> tuple | None:
+    """The allowed values of a field (its metadata's tuple or callable), or None."""
+    choices = f.metadata.get("choices")
+    return tuple(choices()) if callable(choices) else choices
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_name(what: str, value: str | None) -> None:
+    """Tags and model names become folder names: letters, digits, '_', '-', '.', no path parts."""
+    if value is None:
+        return
+    if not isinstance(value, str) or not _NAME.match(value) or ".." in value:
+        raise ValueError(
+            f"recipe field {what!r} is {value!r}; it must be a name (letters, digits, '_', '-', '.'; no '/' "
+            f"or '..'), because it names the run folder. Choose the folder with --output instead."
+        )
+
+
 _KINDS = {
     "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
     "float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
@@ -201,9 +324,8 @@ def _field_kind(f: dataclasses.Field) -> tuple[str, bool]:
 def validate_fields(recipe: Recipe) -> None:
     """Check every field's type, choices and range; one ValueError naming the field and what is allowed.
 
-    New fields are covered by their annotation, a ``"choices"`` entry in their metadata and a row
-    in :data:`FIELD_RANGES`. Numbers given as text in YAML ('1e-3', which YAML 1.1 reads as a
-    string) are accepted for float fields."""
+    New fields are covered by their annotation and their row's ``choices`` and ``range``. Numbers given as
+    text in YAML ('1e-3', which YAML 1.1 reads as a string) are accepted for float fields."""
     import difflib
 
     for f in fields(recipe):
@@ -222,8 +344,7 @@ def validate_fields(recipe: Recipe) -> None:
         if kind == "float":
             value = float(value)
             setattr(recipe, f.name, value)
-        choices = f.metadata.get("choices")
-        choices = choices() if callable(choices) else choices
+        choices = field_choices(f)
         if choices is not None and value not in choices:
             close = difflib.get_close_matches(str(value), [str(c) for c in choices if c is not None], n=3)
             shown = (
@@ -235,8 +356,8 @@ def validate_fields(recipe: Recipe) -> None:
                 f"recipe field {f.name!r} is {value!r}; choose one of {shown}."
                 + (f" Close matches: {close}." if close else "")
             )
-        if f.name in FIELD_RANGES:
-            low, high, exclusive = FIELD_RANGES[f.name]
+        if field_range(f) is not None:
+            low, high, exclusive = field_range(f)
             if (low is not None and (value < low or (exclusive and value == low))) or (
                 high is not None and value > high
             ):
@@ -248,14 +369,10 @@ def validate_fields(recipe: Recipe) -> None:
 
 
 def check_loss_weights(method: str, weights: dict) -> None:
-    """Loss-weight names must be the method's (``METHOD_TABLE[method].defaults``) and values numbers."""
-    known = get_method(method).defaults
-    unknown = sorted(set(weights) - set(known))
-    if unknown:
-        raise ValueError(f"Unknown loss weight(s) {unknown} for method {method!r}; valid: {sorted(known)}.")
-    for key, value in weights.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"loss weight {key!r} must be a number, got {value!r} ({type(value).__name__}).")
+    """Loss-weight names must be the method's and values numbers (one check: ``snn_zoo.distill.check_loss_weights``)."""
+    from ..distill.methods import check_loss_weights as check
+
+    check(method, weights)
 
 
 def _parse_bool(text: str) -> bool:
@@ -280,57 +397,144 @@ def _parse_dict(text: str) -> dict:
     for item in filter(None, text.split(",")):
         key, sep, value = item.partition("=")
         if not sep:
-            raise argparse.ArgumentTypeError(f"expected key=value pairs, got {item!r}")
+            raise argparse.ArgumentTypeError(f"expected JSON or key=value pairs, got {item!r}")
         out[key.strip()] = yaml.safe_load(value)
     return out
 
 
+def _field_type(f: dataclasses.Field) -> Any:
+    kind = _field_kind(f)[0]
+    return {"dict": _parse_dict, "int": int, "float": float}.get(kind, str)
+
+
+def _help_text(f: dataclasses.Field, datasets: str) -> str:
+    """The field's meaning, default, choices and range, as ``--help`` shows them."""
+    text = f.metadata.get("help", "").replace("{datasets}", datasets)
+    parts = []
+    choices = field_choices(f)
+    if choices is not None:
+        shown = [c for c in choices if c is not None]
+        parts.append(f"choices: {', '.join(map(str, shown[:14]))}{' ...' if len(shown) > 14 else ''}")
+    rng = field_range(f)
+    if rng is not None:
+        low, high, exclusive = rng
+        parts.append(
+            " and ".join(
+                ([f"{'>' if exclusive else '>='} {low}"] if low is not None else [])
+                + ([f"<= {high}"] if high is not None else [])
+            )
+        )
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    if _field_kind(f)[0] != "bool":
+        parts.append(f"default: {'unset' if default is None or default == {} else default}")
+    parts.append(f"recipe: {f.name}")
+    return f"{text} ({'; '.join(parts)})".replace("%", "%%")
+
+
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per Recipe field; unset flags leave the recipe's value alone."""
-    parser.add_argument("--recipe", type=str, default=None, help="YAML recipe; flags override it")
+    """One flag per Recipe field, grouped as :data:`GROUPS`, each with its meaning, default, choices and range.
+
+    timm's train.py names where timm has the flag (``--opt``, ``-b``, ``-j/--workers``, ``--grad-accum-steps``);
+    booleans are switches (``--model-ema`` / ``--no-model-ema``). Unset flags leave the recipe's value alone."""
+    parser.add_argument(
+        "--recipe", type=str, default=None, metavar="YAML", help="recipe file; the flags below override its fields"
+    )
+    from ..data import list_datasets
+
+    datasets = ", ".join(list_datasets())
+    groups = {name: parser.add_argument_group(title) for name, title in GROUPS.items()}
     for f in fields(Recipe):
-        flag = "--" + f.name.replace("_", "-")
-        annotation = str(f.type)
-        if "bool" in annotation:
-            kind = _parse_bool
-        elif "dict" in annotation:
-            kind = _parse_dict
-        elif "int" in annotation:
-            kind = int
-        elif "float" in annotation:
-            kind = float
+        group = groups[f.metadata.get("group", "run")]
+        flags = f.metadata.get("flags") or ("--" + f.name.replace("_", "-"),)
+        if _field_kind(f)[0] == "bool":
+            group.add_argument(
+                *flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=_help_text(f, datasets)
+            )
+            if f.name == "augment":  # timm's train.py spells the off switch --no-aug
+                group.add_argument("--no-augment", dest=f.name, action="store_false", help=argparse.SUPPRESS)
         else:
-            kind = str
-        parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"(recipe field {f.name})")
+            metavar = {"dict": "JSON|K=V", "int": "N", "float": "X"}.get(_field_kind(f)[0], "NAME")
+            group.add_argument(
+                *flags, dest=f.name, type=_field_type(f), default=None, metavar=metavar, help=_help_text(f, datasets)
+            )
+
+
+#: A recipe is a short settings file: larger files, or YAML whose aliases expand past this many nodes, are refused.
+MAX_RECIPE_BYTES = 256 * 1024
+MAX_RECIPE_NODES = 20_000
+
+
+def _count_nodes(value: Any, budget: int) -> int:
+    """Nodes of the expanded value (aliases counted each time they are used), stopping once past ``budget``."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            return seen
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return seen
+
+
+def _read_yaml(path: Path) -> dict:
+    """The mapping in recipe ``path``, bounded in size and alias expansion (a billion-laughs file is refused)."""
+    if path.is_dir():
+        raise ValueError(f"--recipe {str(path)!r} is a directory; pass one .yaml file (see recipes/).")
+    if not path.is_file():
+        raise FileNotFoundError(f"Recipe {str(path)!r} does not exist; see recipes/ for the published ones.")
+    size = path.stat().st_size
+    if size > MAX_RECIPE_BYTES:
+        raise ValueError(
+            f"Recipe {str(path)!r} is {size} bytes; recipes are settings files of at most {MAX_RECIPE_BYTES} bytes."
+        )
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ValueError(
+            f"Recipe {str(path)!r} is not valid YAML ({problem} at{where or ' an unknown place'}); "
+            "fix the syntax there."
+        ) from e
+    if _count_nodes(values, MAX_RECIPE_NODES) > MAX_RECIPE_NODES:
+        raise ValueError(
+            f"Recipe {str(path)!r} expands to more than {MAX_RECIPE_NODES} values (YAML aliases repeating nested "
+            f"data); a recipe is a short list of settings: write the values out."
+        )
+    values = values or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"Recipe {str(path)!r} must be a mapping of field: value, got a {type(values).__name__}.")
+    return values
 
 
 def load_recipe(path: str | Path | None = None, overrides: dict | None = None) -> Recipe:
-    """Recipe from a YAML file (or the defaults) with ``overrides`` applied on top."""
+    """Recipe from a YAML file (or the defaults) with ``overrides`` applied on top.
+
+    ``output`` in a recipe file must be a relative path without '..' (a shared recipe cannot send writes
+    elsewhere); the ``--output`` flag may name any folder."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"Recipe {str(path)!r} does not exist; see recipes/ for the published ones.")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ValueError(
-                f"Recipe {str(path)!r} is not valid YAML ({problem} at{where or ' an unknown place'}); "
-                f"fix the syntax there."
-            ) from e
-        if not isinstance(values, dict):
-            raise ValueError(f"Recipe {str(path)!r} must be a mapping of field: value, got a {type(values).__name__}.")
+        values = _read_yaml(path)
         known = {f.name for f in fields(Recipe)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"Recipe {str(path)!r} has unknown keys {unknown}; valid keys: {sorted(known)}.")
+        out = values.get("output")
+        if isinstance(out, str) and (Path(out).is_absolute() or ".." in Path(out).parts or out.startswith("~")):
+            raise ValueError(
+                f"Recipe {str(path)!r} sets output {out!r}; a recipe file may only name a relative folder without "
+                f"'..'. Pass --output to write elsewhere."
+            )
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return Recipe(**values)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         if path is None:
             raise
         raise ValueError(f"Recipe {str(path)!r}: {e}") from e

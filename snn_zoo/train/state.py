@@ -11,7 +11,7 @@ from pathlib import Path
 from accelerate import Accelerator
 
 from ..io import atomic_write_text
-from ..io.atomic import make_readable, no_space_error, replace_directory
+from ..io.atomic import disk_full_cause, make_readable, no_space_error, replace_directory
 
 STATE_DIR = "state"
 META_FILE = "meta.json"
@@ -34,10 +34,13 @@ def save_run_state(accelerator: Accelerator, output: Path, meta: dict) -> None:
             atomic_write_text(tmp / META_FILE, json.dumps(meta, indent=2))
             make_readable(tmp)  # safetensors writes 0600 files; state files are ordinary outputs
             replace_directory(tmp, final)  # final -> final.old, tmp -> final, drop final.old
-    except OSError as e:  # a full disk: say so, and that the previous state is intact
+    except Exception as e:  # nothing half-written stays behind, whatever failed
+        full = disk_full_cause(e, tmp)  # before removing the staged files, which frees the space
         if accelerator.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
-        raise no_space_error(final, e) from e
+        if full is None:
+            raise
+        raise no_space_error(final, full) from None  # one message: the previous state is intact
     accelerator.wait_for_everyone()
 
 
@@ -50,10 +53,15 @@ def find_run_state(output: Path) -> Path | None:
     return None
 
 
+def read_meta(state: Path) -> dict:
+    """The meta.json of a saved state (epoch, history, model_ema, run_seconds)."""
+    return json.loads((state / META_FILE).read_text())
+
+
 def load_run_state(accelerator: Accelerator, state: Path) -> dict:
     """Restore model/optimizer/scheduler/RNG state; returns the saved meta (epoch, history)."""
     accelerator.load_state(str(state))
-    return json.loads((state / META_FILE).read_text())
+    return read_meta(state)
 
 
 def write_history_csv(path: Path, history: list[dict]) -> None:

@@ -46,7 +46,7 @@ def test_run_folder_publishes_and_reloads(tmp_path, port_official):
     assert {"model.safetensors", "config.json", "README.md", "results.json"} <= {p.name for p in out.iterdir()}
     card = (out / "README.md").read_text()
     assert "fangwei123456/Spike-Element-Wise-ResNet" in card and "MPL-2.0" in card and "63.18" in card
-    assert "re-validation pending" in card
+    assert "**Status:** ported, not yet re-validated" in card
     results = json.loads((out / "results.json").read_text())
     assert results["reported"]["top1"] == 63.18 and results["measured"] is None
     assert results["model_args"]["neuron"] == "if" and results["model_args"]["T"] == 4
@@ -98,9 +98,9 @@ def test_measures_on_an_image_folder(tmp_path, port_official):
     measured = json.loads((out / "results.json").read_text())["measured"]
     assert measured["num_samples"] == 14 and 0 <= measured["top1"] <= 100 and measured["top5"] >= measured["top1"]
     assert measured["sops_per_image"] > 0 and 0 < measured["mean_firing_rate"] < 1
-    assert measured["eval_transform"]["crop_pct"] == 0.875  # the tag's official eval transform
+    assert json.loads((out / "results.json").read_text())["eval_transform"]["crop_pct"] == 0.875  # the tag's own
     card = (out / "README.md").read_text()
-    assert "Measured by this port" in card and f"{measured['top1']:.2f}" in card
+    assert "Measured by this port" in card and f"top-1 {measured['top1']:.2f}%" in card
 
 
 def test_bad_tag_and_bad_checkpoint(tmp_path, port_official, capsys):

@@ -406,7 +406,8 @@ def test_cli_dry_run_stages_exactly_the_upload(local_hub, tmp_path: Path, capsys
     assert cli.main([str(run), "--repo-id", "snn-zoo/tiny", "--dry-run"]) == 0
     out = run / "hub_upload"
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["README.md", "config.json", "model.safetensors", "results.json"]  # no optimizer.bin, no pickle
+    # no optimizer.bin, no pickle; model.nir: the NIR export of a model NIR can express (issue 19)
+    assert names == ["README.md", "config.json", "model.nir", "model.safetensors", "results.json"]
     printed = capsys.readouterr().out
     for name in names:
         assert f"{name}" in printed and str((out / name).stat().st_size) in printed
@@ -505,7 +506,8 @@ def test_cli_real_push(local_hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert proc.stdout.strip().splitlines()[-1] == f"{local_hub.url}/snn-zoo/cli/commit/{head}"
     assert api.list_repo_commits("snn-zoo/cli", revision="v2")[0].title == "CLI push"
     files = local_hub.files("snn-zoo/cli", "v2")
-    assert sorted(files) == [".gitattributes", "README.md", "config.json", "model.safetensors", "results.json"]
+    staged = ["README.md", "config.json", "model.nir", "model.safetensors", "results.json"]  # model.nir: issue 19
+    assert sorted(files) == [".gitattributes", *staged]
     assert files["model.safetensors"] == (run / "model.safetensors").read_bytes()
 
     with pytest.raises(CheckpointError, match="was not found"):  # no token: the private repo is invisible

@@ -231,3 +231,123 @@ def test_validate_refuses_a_checkpoint_of_another_architecture(tmp_path: Path) -
     run = save_pretrained(_tiny(), tmp_path / "run")
     with pytest.raises(CheckpointError, match="holds a 'spiking_cnn_tiny' checkpoint.*not 'spiking_cnn_small'"):
         validate_model("spiking_cnn_small", checkpoint=run, energy=False, max_batches=1, progress=False, device="cpu")
+
+
+# -- issue 22: dtypes, EMA choice, tied weights, a full disk inside safetensors ---------------------------
+def _int8_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's weights under the right names, floats stored as int8 (what a quantized export holds)."""
+    return {
+        k: (v.round().clamp(-128, 127).to(torch.int8) if v.is_floating_point() else v).contiguous()
+        for k, v in model.state_dict().items()
+    }
+
+
+def test_integer_tensors_for_float_weights_are_refused_on_every_route(tmp_path: Path) -> None:
+    model = _tiny()
+    save_pretrained(model, tmp_path)
+    save_file(_int8_copy(model), str(tmp_path / "model.safetensors"))
+    message = r"another dtype kind than the model's \(.*torch.int8 vs model torch.float32"
+    with pytest.raises(CheckpointError, match=message):
+        load_weights(_tiny(), tmp_path)  # validate.py --checkpoint, distill.py's teacher
+    with pytest.raises(CheckpointError, match=message) as e:
+        snn_zoo.create_model(f"local-dir:{tmp_path}", pretrained=True)
+    assert str(tmp_path) in str(e.value)
+    with pytest.raises(CheckpointError, match=message) as e:
+        snn_zoo.create_model(
+            "spiking_cnn_tiny",
+            T=2,
+            pretrained=True,
+            pretrained_cfg_overlay=dict(file=str(tmp_path / "model.safetensors")),
+        )
+    assert "model.safetensors" in str(e.value)
+    import timm
+
+    with pytest.raises(CheckpointError, match=message):
+        timm.create_model(f"local-dir:{tmp_path}", pretrained=True)
+
+
+def test_other_float_precisions_are_cast(tmp_path: Path) -> None:
+    """The one documented cast: floating-point tensors of another precision load into the model's dtype."""
+    model = _tiny(5)
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    save_file(half, str(tmp_path / "model.safetensors"))
+    fresh = _tiny(6)
+    load_weights(fresh, tmp_path)
+    assert fresh.fc.weight.dtype == torch.float32
+    assert torch.equal(fresh.fc.weight, model.fc.weight.half().float())
+
+
+def test_ema_and_raw_weights_in_one_pickle_log_which_is_loaded(tmp_path: Path, caplog) -> None:
+    state = _tiny().state_dict()
+    torch.save({"state_dict": state, "state_dict_ema": state}, tmp_path / "both.pth.tar")
+    with caplog.at_level("WARNING", logger="snn_zoo.io"):
+        read_state_dict(tmp_path / "both.pth.tar")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "loading 'state_dict_ema'" in lines[0] and "use_ema=False" in lines[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="snn_zoo.io"):
+        read_state_dict(tmp_path / "both.pth.tar", use_ema=False)
+    assert ["loading 'state_dict'" in r.getMessage() for r in caplog.records] == [True]
+    caplog.clear()
+    torch.save({"state_dict": state}, tmp_path / "one.pth.tar")
+    with caplog.at_level("WARNING", logger="snn_zoo.io"):
+        read_state_dict(tmp_path / "one.pth.tar")
+    assert not caplog.records  # nothing to choose: nothing said
+
+
+def test_tied_weights_are_refused_and_leave_no_folder(tmp_path: Path) -> None:
+    model = _tiny()
+    model.head_copy = torch.nn.Linear(model.fc.in_features, model.fc.out_features)
+    model.head_copy.weight = model.fc.weight  # tied
+    with pytest.raises(
+        CheckpointError, match=r"tensors share memory \(tied weights\) \[\['fc.weight', 'head_copy.weight'\]\]"
+    ):
+        save_pretrained(model, tmp_path / "new" / "run")
+    assert list(tmp_path.iterdir()) == []  # neither 'new' nor 'run' left behind
+
+
+def test_disk_full_inside_safetensors_names_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """safetensors raises its own SafetensorError (not an OSError) for ENOSPC; the message is the one it
+    gives on a full tmpfs (safetensors 0.8)."""
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    save_pretrained(_tiny(0), tmp_path / "run")
+    before = (tmp_path / "run" / "model.safetensors").read_bytes()
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    with pytest.raises(NoSpaceError, match="no space left on device") as e:
+        save_pretrained(_tiny(1), tmp_path / "run")
+    assert str(tmp_path / "run" / "model.safetensors") in str(e.value) and "previous file" in str(e.value)
+    assert "intact" in str(e.value)
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "model.safetensors"]
+    with pytest.raises(NoSpaceError, match="nothing was written"):
+        save_pretrained(_tiny(1), tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_torch_save_on_a_full_disk_is_reported_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.save says only "unexpected pos ..." (a RuntimeError) when the disk fills: the free space decides."""
+    import shutil
+    from collections import namedtuple
+
+    Usage = namedtuple("Usage", "total used free")
+
+    def write_state():
+        with atomic_directory(tmp_path / "state") as tmp:
+            (tmp / "part").write_bytes(b"x")
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+
+    with pytest.raises(RuntimeError, match="unexpected pos"):  # space left: not a full disk, passed on as is
+        write_state()
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(100, 100, 0))
+    with pytest.raises(NoSpaceError, match="no space left on device while writing .*state'; nothing was written"):
+        write_state()
+    assert list(tmp_path.iterdir()) == []
+    # Only RuntimeErrors are judged by the free space.
+    with pytest.raises(ValueError, match="not a disk error"), atomic_directory(tmp_path / "state"):
+        raise ValueError("not a disk error")

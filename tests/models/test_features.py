@@ -12,7 +12,7 @@ import math
 import pytest
 import timm
 import torch
-from tiny_models import TINY, TRANSFORMERS
+from tiny_models import TINY
 
 import snn_zoo
 
@@ -47,8 +47,7 @@ def test_model_forward_features(name, feature_cls):
     extra = {} if feature_cls is None else {"feature_cls": feature_cls}
     model = _create(name, features_only=True, **extra)
     channels, reductions = model.feature_info.channels(), model.feature_info.reduction()
-    if name not in TRANSFORMERS:
-        assert len(channels) >= 3
+    assert len(channels) >= 3
     x = _input(name)
     with torch.no_grad():
         outputs = model(x)
@@ -61,7 +60,7 @@ def test_model_forward_intermediates(name):
     model = _create(name)
     feature_info = timm.models.FeatureInfo(model.feature_info, len(model.feature_info))
     channels, reductions = feature_info.channels(), feature_info.reduction()
-    assert len(channels) >= 2 if name in TRANSFORMERS else len(channels) >= 3
+    assert len(channels) >= 3
     x = _input(name)
     with torch.no_grad():
         output, intermediates = model.forward_intermediates(x, output_fmt="NCHW")
@@ -96,4 +95,26 @@ def test_features_only_out_indices_and_transformer_default():
     cnn = _create("sew_resnet18", features_only=True, out_indices=(1, 3))
     assert cnn.feature_info.reduction() == [4, 16]
     vit_like = _create("spikformer_2_64_digits", features_only=True)
-    assert len(vit_like.feature_info.channels()) == 2  # last 3 blocks, clamped to the depth
+    # the last 3 levels: the tokenizer's RPE and the two blocks
+    assert vit_like.feature_info.module_name() == ["patch_embed.rpe", "blocks.0", "blocks.1"]
+
+
+# name -> (reduction, channels) per feature level of the tiny builds: tokenizer stages, then blocks.
+TOKENIZER_LEVELS = {
+    "spikformer_2_64_digits": ([1, 1, 1, 2, 2, 2, 2], [4, 8, 16, 32, 32, 32, 32]),  # 4 stages + RPE, 2 blocks
+    "spikingformer_2_64_digits": ([1, 1, 1, 1, 2, 2, 2], [4, 8, 16, 32, 32, 32, 32]),  # pool opens stage 4
+    "spike_driven_transformer_2_256_cifar": ([4, 4, 4], [32, 32, 32]),  # the stem is one level
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOKENIZER_LEVELS))
+def test_transformer_levels_start_at_the_tokenizer(name):
+    model = _create(name)
+    reductions, channels = TOKENIZER_LEVELS[name]
+    assert [i["reduction"] for i in model.feature_info] == reductions
+    assert [i["num_chs"] for i in model.feature_info] == channels
+    x = _input(name)
+    with torch.no_grad():
+        maps = model.forward_intermediates(x, intermediates_only=True)
+    size = x.shape[-1]
+    assert [size // m.shape[-1] for m in maps] == reductions and [m.shape[1] for m in maps] == channels

@@ -213,7 +213,7 @@ def test_ported_tags_listed_with_provenance():
 def test_cml_parameter_counts(arch, params):
     model = snn_zoo.create_model(arch)
     assert round(sum(p.numel() for p in model.parameters()) / 1e6, 2) == params
-    assert all(s.cml for s in model.patch_embed.stages)
+    assert all(s.pool_after_bn for s in model.patch_embed.stages)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import functional, neuron
 
 import snn_zoo
-from snn_zoo.models.spikformer import SpikingSelfAttention
+from snn_zoo.layers.attention import SpikingSelfAttention
 
 SMALL_ARCH = dict(embed_dim=64, depth=2, num_heads=4, T=3)
 

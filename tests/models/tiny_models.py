@@ -15,5 +15,3 @@ TINY = {
     "spike_driven_transformer_2_256_cifar": (dict(embed_dim=32, num_heads=2), (3, 16, 16)),
     "meta_spikeformer_15m": (dict(embed_dims=(8, 16, 32, 48), depths=(1, 1, 1, 1, 1), num_heads=2), (3, 32, 32)),
 }
-# One feature level per block, all at one reduction (timm's ViT convention): fewer than 3 levels allowed.
-TRANSFORMERS = {"spikformer_2_64_digits", "spikingformer_2_64_digits", "spike_driven_transformer_2_256_cifar"}

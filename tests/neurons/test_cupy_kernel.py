@@ -300,3 +300,23 @@ def test_compiled_model_inductor_on_cuda():
         eager = model(x)
         compiled = torch.compile(model, fullgraph=True)(x)
     torch.testing.assert_close(compiled.float(), eager.float(), rtol=2e-2, atol=2e-2)
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_compiled_auto_backend_is_fused_by_inductor_on_cuda(dtype):
+    # backend='auto' under compile: the neuron is plain torch, Inductor writes Triton for it; eager runs cupy.
+    from torch._inductor.utils import run_and_get_code
+
+    import snn_zoo
+
+    torch.manual_seed(0)
+    model = snn_zoo.create_model("spiking_cnn_tiny", T=4).cuda().train()
+    x = torch.rand(8, 1, 8, 8, device="cuda") * 2
+    with torch.autocast("cuda", dtype=dtype, enabled=dtype != torch.float32):
+        eager = model(x)
+        torch._dynamo.reset()
+        compiled, code = run_and_get_code(torch.compile(model, fullgraph=True), x)
+    assert "snn_zoo" not in "\n".join(code) and "triton" in "\n".join(code)
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    torch.testing.assert_close(compiled.float(), eager.float(), rtol=tol, atol=tol)

@@ -85,3 +85,40 @@ def test_saves_one_time_by_neuron_tensor():
 def test_bad_names(bad, match):
     with pytest.raises(ValueError, match=match):
         create_neuron(**bad)
+
+
+# -- issue 22: the constructors check every setting; soft reset by its dynamics ------------------------
+@pytest.mark.parametrize("v_reset", [None, "soft"])
+@pytest.mark.parametrize("cls", [IFNode, LIFNode, PLIFNode])
+def test_soft_reset_keeps_v_minus_threshold(cls, v_reset):
+    node = cls(v_reset=v_reset, v_threshold=1.0, **({} if cls is IFNode else dict(tau=2.0, decay_input=False)))
+    assert node.v_reset is None
+    spikes = node(torch.full((1, 4), 1.7))  # h = 1.7 (from rest, input not decayed): fires
+    assert spikes.sum() == 4
+    torch.testing.assert_close(node.v, torch.full((4,), 0.7))  # soft: h - v_threshold; hard would give 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(detach_reset="no"), "detach_reset must be True or False"),
+        (dict(decay_input="False"), "decay_input must be True or False"),
+        (dict(tau=float("inf")), "tau must be a finite number"),
+        (dict(tau=float("nan")), "tau must be a finite number"),
+        (dict(v_threshold=float("inf")), "v_threshold must be a finite number"),
+        (dict(v_reset=float("-inf")), "v_reset must be a finite number"),
+        (dict(v_reset="hard"), "v_reset must be a number .hard reset. or 'soft'"),
+        (dict(v_reset=1.0), "v_reset must be below v_threshold"),
+        (dict(v_threshold=0.0), "v_threshold must be a number > 0"),
+        (dict(alpha=float("nan")), "alpha .surrogate sharpness. must be a finite number"),
+        (dict(alpha=-1.0), "alpha .surrogate sharpness. must be > 0"),
+        (dict(tau=1.0), "tau must be > 1"),
+    ],
+)
+@pytest.mark.parametrize("route", ["class", "create_neuron"])
+def test_meaningless_neuron_settings_are_refused(kwargs, message, route):
+    with pytest.raises(ValueError, match=message):
+        if route == "class":
+            LIFNode(**kwargs)
+        else:
+            create_neuron("plif", **kwargs)

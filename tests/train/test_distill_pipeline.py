@@ -14,8 +14,8 @@ import snn_zoo
 from snn_zoo.data import dataset_info
 from snn_zoo.distill import Distiller
 from snn_zoo.train import Recipe, loop
-from snn_zoo.train.checks import check_teacher_input
 from snn_zoo.train.loop import _target_fn
+from snn_zoo.train.plan import RunPlan
 
 SYNTH = {"num_classes": 4, "num_samples": 16, "input_size": [1, 8, 8]}
 TOY = [
@@ -107,7 +107,7 @@ def test_teacher_sees_the_mixed_image_and_wsld_takes_soft_targets():
 
 
 def test_ema_state_resumes_with_the_run(distill_main, tmp_path, monkeypatch):
-    ema = ["--method", "none", "--model-ema", "true", "--model-ema-decay", "0.5", "--epochs", "2"]
+    ema = ["--method", "none", "--model-ema", "--model-ema-decay", "0.5", "--epochs", "2"]
     full, split = tmp_path / "full", tmp_path / "split"
     assert _run(distill_main, full, *ema) == 0
     save = loop.save_run_state
@@ -131,7 +131,7 @@ def test_ema_state_resumes_with_the_run(distill_main, tmp_path, monkeypatch):
 def test_resume_with_another_ema_setting_is_refused(distill_main, tmp_path, capsys):
     out = tmp_path / "run"
     assert _run(distill_main, out, "--method", "none", "--epochs", "1") == 0
-    assert _run(distill_main, out, "--method", "none", "--epochs", "2", "--model-ema", "true", "--resume") == 2
+    assert _run(distill_main, out, "--method", "none", "--epochs", "2", "--model-ema", "--resume") == 2
     assert "model_ema" in capsys.readouterr().err
 
 
@@ -221,8 +221,8 @@ def test_teacher_input_size_makes_a_vit_teacher_fit():
     vit = timm.create_model("vit_tiny_patch16_224", num_classes=4, in_chans=1, depth=1, num_heads=1, embed_dim=16)
     sample = torch.rand(1, 8, 8)
     with pytest.raises(ValueError, match="teacher_input_size"):
-        check_teacher_input(Recipe(teacher="vit_tiny_patch16_224"), vit, sample)
-    check_teacher_input(Recipe(teacher="vit_tiny_patch16_224", teacher_input_size=224), vit, sample)
+        RunPlan.from_recipe(Recipe(teacher="vit_tiny_patch16_224")).check_teacher(vit, sample)
+    RunPlan.from_recipe(Recipe(teacher="vit_tiny_patch16_224", teacher_input_size=224)).check_teacher(vit, sample)
 
 
 def _gray_folder(root, size=(12, 10)):
@@ -265,10 +265,10 @@ def test_imagefolder_without_img_size_uses_the_native_size_and_channels(distill_
 
 
 def test_timm_augmentation_fields_reach_only_the_datasets_that_take_them(capsys):
-    recipe = Recipe(dataset="digits", aa="rand-m9-n1-mstd0.4-inc1", reprob=0.25)
-    info, train, _, _ = loop.build_datasets(recipe)
-    assert info.name == "digits" and len(train) > 0
-    note = capsys.readouterr().out
+    plan = RunPlan.from_recipe(Recipe(dataset="digits", aa="rand-m9-n1-mstd0.4-inc1", reprob=0.25))
+    train, _ = plan.build_datasets()
+    assert plan.info.name == "digits" and len(train) > 0
+    note = " ".join(plan.notes)
     assert "['auto_augment', 're_prob']" in note and "cifar10" in note and "'digits' keeps its own transform" in note
 
 
@@ -276,7 +276,7 @@ def test_event_teacher_trains_on_the_summed_frames_it_distils_from(distill_main,
     """The teacher's training, its top-1 and the distillation all feed it the same static image: the T event
     frames summed (a teacher trained frame by frame and then shown the sum misleads the student)."""
     seen = []
-    real_build = loop.build_teacher
+    real_build = RunPlan.build_teacher
 
     def build_and_watch(*args, **kwargs):
         teacher = real_build(*args, **kwargs)
@@ -289,7 +289,7 @@ def test_event_teacher_trains_on_the_summed_frames_it_distils_from(distill_main,
         teacher.to_sequence = watched
         return teacher
 
-    monkeypatch.setattr(loop, "build_teacher", build_and_watch)
+    monkeypatch.setattr(RunPlan, "build_teacher", build_and_watch)
     event = json.dumps({**SYNTH, "event": True, "num_samples": 8})
     args = [*TOY, "--data-kwargs", event, "--epochs", "1", "--method", "kd", "--output", str(tmp_path / "run")]
     assert distill_main(args) == 0

@@ -47,8 +47,7 @@ def test_paper_recipe_dry_run(path, distill_main, tmp_path):
         "0",  # a dry run: 1 epoch, not 1 + the recipe's cooldown
         "--batch-size",
         "2",
-        "--teacher-pretrained",
-        "false",
+        "--no-teacher-pretrained",
         "--mixed-precision",
         "no",
         "--num-workers",

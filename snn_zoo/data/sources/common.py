@@ -87,3 +87,9 @@ def check_kwargs(name: str, kwargs: dict[str, Any], allowed: Sequence[str]) -> N
         raise DatasetError(
             f"Unexpected argument(s) for dataset {name!r}: {', '.join(unknown)}.{hint} Accepted: {accepted}."
         )
+
+
+def tensor_data_config(info: Any, size: tuple[int, int, int], kwargs: dict[str, Any]) -> dict:
+    """timm's data config of sources that yield tensors as they are (embedded digits, event frames): no
+    normalisation (mean 0, std 1 in timm's terms), resized without a crop."""
+    return dict(interpolation="bilinear", crop_pct=1.0, crop_mode="center", mean=(0.0,) * size[0], std=(1.0,) * size[0])

@@ -17,7 +17,7 @@ from ..dataset_info import DatasetError, DatasetInfo
 from ..transforms_factory import timm_transform, timm_transform_kwargs
 from .common import BuildRequest, check_kwargs, normalize_input_size
 
-__all__ = ["IMAGE_FOLDER_LAYOUT", "build_image_folder", "describe_image_folder"]
+__all__ = ["IMAGE_FOLDER_LAYOUT", "build_image_folder", "describe_image_folder", "image_folder_data_config"]
 
 IMAGE_FOLDER_LAYOUT = (
     "<data_dir>/train/<class_name>/<image files> and <data_dir>/val/<class_name>/<image files> "
@@ -119,6 +119,18 @@ def describe_image_folder(name: str, root: Path, layout: str, kwargs: dict[str, 
     c, h, w = normalize_input_size(kwargs.get("input_size"), _default_size(kwargs.get("input_size")))
     mean, std = _normalization(c)
     return DatasetInfo(name, len(classes), c, (c, h, w), mean, std)
+
+
+def image_folder_data_config(info: DatasetInfo, size: tuple[int, int, int], kwargs: dict[str, Any]) -> dict:
+    """timm's data config of the evaluation transform :func:`build_image_folder` makes at ``size``
+    (``timm.data.create_transform``'s defaults unless ``kwargs`` set them)."""
+    from timm.data.constants import DEFAULT_CROP_PCT
+
+    return dict(
+        interpolation=kwargs.get("interpolation", "bilinear"),
+        crop_pct=kwargs.get("crop_pct", DEFAULT_CROP_PCT),
+        crop_mode=kwargs.get("crop_mode", "center"),
+    )
 
 
 def build_image_folder(req: BuildRequest, kwargs: dict[str, Any], *, expected_classes: int | None = None) -> Dataset:

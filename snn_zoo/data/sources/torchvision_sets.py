@@ -6,7 +6,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from ..dataset_info import DatasetError
+from ..dataset_info import DatasetError, DatasetInfo
 from ..transforms_factory import timm_transform, timm_transform_kwargs, torchvision_transform
 from .common import BuildRequest, check_kwargs, normalize_input_size
 
@@ -15,6 +15,14 @@ __all__ = ["CIFAR_TIMM_DEFAULTS", "build_torchvision"]
 #: The official Spikformer / Spikingformer / BKDSNN CIFAR configs (``cifar10.yml``): timm's create_transform on
 #: the whole 32x32 image (scale and ratio 1: no crop), bicubic, horizontal flip 0.5; a recipe adds aa / reprob.
 CIFAR_TIMM_DEFAULTS = {"scale": (1.0, 1.0), "ratio": (1.0, 1.0), "crop_pct": 1.0, "interpolation": "bicubic"}
+
+
+def torchvision_data_config(info: DatasetInfo, size: tuple[int, int, int], kwargs: dict[str, Any]) -> dict:
+    """timm's data config of the evaluation transform :func:`build_torchvision` makes at ``size``."""
+    if kwargs:  # timm's pipeline with the official CIFAR defaults
+        options = {**CIFAR_TIMM_DEFAULTS, **kwargs}
+        return dict(interpolation=options["interpolation"], crop_pct=options["crop_pct"], crop_mode="center")
+    return dict(interpolation="bilinear", crop_pct=1.0, crop_mode="center")  # tvt.Resize, no crop
 
 
 def build_torchvision(

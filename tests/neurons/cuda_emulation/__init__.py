@@ -1,0 +1,1 @@
+"""Run the fused neuron kernels' CUDA source on the CPU: see :mod:`.emulator`."""
