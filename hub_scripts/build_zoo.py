@@ -100,12 +100,14 @@ def publish(name: str, outputs: list[Path], checkpoints: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipes", default=str(ROOT / "recipes" / "zoo"))
+    parser.add_argument("--recipes", default=str(ROOT / "recipes" / "zoo"), help="folder of zoo recipes (YAML)")
     parser.add_argument("--only", nargs="*", help="recipe names (file stems) to run, in this order")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds per recipe (default 0 1 2)")
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "zoo"))
-    parser.add_argument("--checkpoints", default=str(ROOT / "checkpoints"))
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--runs", default=str(ROOT / "runs" / "zoo"), help="where each seed's run folder goes")
+    parser.add_argument(
+        "--checkpoints", default=str(ROOT / "checkpoints"), help="where the chosen seed of each recipe is copied"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="training runs at once (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (tiny models: 1 is fastest)")
     args = parser.parse_args()
     recipes = sorted(Path(args.recipes).glob("*.yaml"))

@@ -113,14 +113,21 @@ def write_report(arms: dict, command: str, wall: float, title: str, recipes: str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipes", type=Path, default=ROOT / "recipes" / "experiments" / "digits_kd")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "digits_kd")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "digits_kd.md")
+    parser.add_argument(
+        "--recipes",
+        type=Path,
+        default=ROOT / "recipes" / "experiments" / "digits_kd",
+        help="folder of the experiment's recipes, one per arm",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds per arm (default 0 1 2)")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "digits_kd", help="where the run folders go")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs" / "digits_kd.md", help="the report (markdown; a .json beside it)"
+    )
     parser.add_argument("--title", default="Distillation on scikit-learn digits (CPU)", help="the report's heading")
     parser.add_argument("--arms", nargs="+", default=None, help="run only these recipes (file stems) of --recipes")
     parser.add_argument("--epochs", type=int, default=None, help="override epochs and teacher_epochs (smoke tests)")
-    parser.add_argument("--max-steps-per-epoch", type=int, default=None)
+    parser.add_argument("--max-steps-per-epoch", type=int, default=None, help="cap steps per epoch (smoke tests)")
     args = parser.parse_args(argv)
     command = "python hub_scripts/digits_kd_report.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])

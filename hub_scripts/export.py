@@ -45,7 +45,9 @@ FORMATS = {"nir": _nir, "onnx": _onnx}
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", metavar="NAME_OR_DIR", help="checkpoint folder or model name")
-    parser.add_argument("--format", choices=sorted(FORMATS), required=True)
+    parser.add_argument(
+        "--format", choices=sorted(FORMATS), required=True, help="nir (neuromorphic exchange) or onnx (unrolled over T)"
+    )
     parser.add_argument("--output", type=Path, required=True, help="file to write")
     parser.add_argument("--pretrained", action="store_true", help="load the weights of an 'arch.tag' name")
     parser.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="sample input size")

@@ -7,14 +7,22 @@ Medians of repeated eval forwards (1 thread) with ``model.check_inputs`` on and 
 checks alone; issue 11 requires them to stay under 1 % of a forward.
 """
 
+from __future__ import annotations
+
+import argparse
 import statistics
+import sys
 import time
 
 import torch
 
 import snn_zoo
 
-torch.set_num_threads(1)
+CASES = [
+    ("spiking_cnn_tiny", (1, 1, 8, 8)),
+    ("spiking_cnn_small", (64, 1, 8, 8)),
+    ("sew_resnet18_cifar", (8, 3, 32, 32)),
+]
 
 
 def med(fn, n):
@@ -26,20 +34,26 @@ def med(fn, n):
     return statistics.median(ts)
 
 
-for name, shape in [
-    ("spiking_cnn_tiny", (1, 1, 8, 8)),
-    ("spiking_cnn_small", (64, 1, 8, 8)),
-    ("sew_resnet18_cifar", (8, 3, 32, 32)),
-]:
-    m = snn_zoo.create_model(name, T=4).eval()
-    x = torch.rand(*shape)
-    with torch.no_grad():
-        m.check_inputs = True
-        on = med(lambda m=m, x=x: m(x), 15)
-        m.check_inputs = False
-        off = med(lambda m=m, x=x: m(x), 15)
-        check = med(lambda m=m, x=x: m._check_input_tensor(x), 200)
-    print(
-        f"{name} input {shape} T=4: forward {off * 1e3:.2f} ms (checks off) / {on * 1e3:.2f} ms (on); "
-        f"the checks alone {check * 1e6:.1f} us = {100 * check / off:.3f} % of a forward"
-    )
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=15, help="forwards per median (default 15)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    for name, shape in CASES:
+        m = snn_zoo.create_model(name, T=4).eval()
+        x = torch.rand(*shape)
+        with torch.no_grad():
+            m.check_inputs = True
+            on = med(lambda m=m, x=x: m(x), args.repeats)
+            m.check_inputs = False
+            off = med(lambda m=m, x=x: m(x), args.repeats)
+            check = med(lambda m=m, x=x: m._check_input_tensor(x), 200)
+        print(
+            f"{name} input {shape} T=4: forward {off * 1e3:.2f} ms (checks off) / {on * 1e3:.2f} ms (on); "
+            f"the checks alone {check * 1e6:.1f} us = {100 * check / off:.3f} % of a forward"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,18 +16,12 @@ import torch.nn as nn
 from ..layers import batch_size, first_samples, is_sequence
 from .evaluate import evaluate
 
-__all__ = ["ENERGY_SAMPLES", "MEASURE_KEYS", "energy_batch", "measure"]
+__all__ = ["ENERGY_SAMPLES", "MEASURE_KEYS", "SPIKE_KEYS", "energy_batch", "measure"]
 
 #: Images (from the start of the loader) whose spikes and operations are counted.
 ENERGY_SAMPLES = 64
-#: Keys of the row :func:`measure` returns.
-MEASURE_KEYS = (
-    "top1",
-    "top5",
-    "loss",
-    "num_samples",
-    "T",
-    "param_count",
+#: The spike and operation counts of a row (per image, summed over T; from ``energy_report``).
+SPIKE_KEYS = (
     "mean_firing_rate",
     "firing_rates",
     "sops_per_image",
@@ -35,6 +29,8 @@ MEASURE_KEYS = (
     "energy_mj_per_image",
     "ann_energy_mj_per_image",
 )
+#: Keys of the row :func:`measure` returns.
+MEASURE_KEYS = ("top1", "top5", "loss", "num_samples", "T", "param_count", *SPIKE_KEYS)
 
 
 def energy_batch(loader: Iterable, samples: int = ENERGY_SAMPLES) -> torch.Tensor:
@@ -95,5 +91,5 @@ def measure(
     )
     if energy:
         rep = energy_report(model, energy_batch(loader, energy_samples)).to_dict()
-        row.update({key: rep[key] for key in MEASURE_KEYS[6:]}, T=rep["T"])
+        row.update({key: rep[key] for key in SPIKE_KEYS}, T=rep["T"])
     return row

@@ -22,7 +22,7 @@ from ..data import DatasetError, create_dataset, create_loader, dataset_info
 from ..factory import create_model, list_models
 from ..io import CONFIG_NAME, CheckpointError, PathLike, config_num_classes, load_weights, read_config
 from ..models import SNN_MODELS
-from .measure import ENERGY_SAMPLES, measure
+from .measure import ENERGY_SAMPLES, MEASURE_KEYS, measure
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -41,26 +41,7 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 #: Columns of a results row, in order (``firing_rates`` is a dict: JSON only).
-RESULT_COLUMNS = (
-    "model",
-    "top1",
-    "top5",
-    "loss",
-    "T",
-    "neuron",
-    "param_count",
-    "mean_firing_rate",
-    "firing_rates",
-    "sops_per_image",
-    "macs_per_image",
-    "energy_mj_per_image",
-    "ann_energy_mj_per_image",
-    "num_samples",
-    "dataset",
-    "split",
-    "img_size",
-    "checkpoint",
-)
+RESULT_COLUMNS = ("model", *MEASURE_KEYS, "neuron", "dataset", "split", "img_size", "checkpoint")
 _WILDCARD_CHARS = "*?["
 
 

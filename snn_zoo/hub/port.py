@@ -156,7 +156,7 @@ def revalidate(
     from timm.data import create_transform, resolve_data_config
     from torchvision.datasets import ImageFolder
 
-    from ..eval.measure import measure
+    from ..eval.measure import SPIKE_KEYS, measure
 
     data_dir = check_image_folder(data_dir, getattr(model, "num_classes", None))
     data_cfg = resolve_data_config({}, model=model)
@@ -165,17 +165,7 @@ def revalidate(
     model = model.to(device).eval()
     row = measure(model, loader, device=torch.device(device), max_batches=max_batches, energy_samples=energy_samples)
     model.cpu()
-    keep = (
-        "top1",
-        "top5",
-        "num_samples",
-        "mean_firing_rate",
-        "firing_rates",
-        "sops_per_image",
-        "macs_per_image",
-        "energy_mj_per_image",
-        "ann_energy_mj_per_image",
-    )
+    keep = ("top1", "top5", "num_samples", *SPIKE_KEYS)
     return dict(
         data=f"{label or 'images'} ({data_dir.name}/)",
         data_id=data_id(data_dir),

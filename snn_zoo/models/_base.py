@@ -115,9 +115,12 @@ class SpikingModel(nn.Module):
             T, in_chans, num_classes, neuron, tau, v_threshold, v_reset, detach_reset, decay_input
         )
         T, in_chans, num_classes = checked.pop("T"), checked.pop("in_chans"), checked.pop("num_classes")
-        # Everything needed to rebuild the same SNN; exported to config.json as model_args.
-        self.snn_args = dict(T=T, neuron=neuron, surrogate=surrogate)
-        self.snn_args.update((k, checked[k]) for k in ("tau", "v_threshold", "v_reset", "detach_reset", "decay_input"))
+        # The neuron settings needed to rebuild the same SNN (snn_args adds T, which lives in self.T alone).
+        self._neuron_args = dict(neuron=neuron, surrogate=surrogate)
+        self._neuron_args.update(
+            (k, checked[k]) for k in ("tau", "v_threshold", "v_reset", "detach_reset", "decay_input")
+        )
+        self._twin_T = T  # the ANN twin runs at T=1 but records the T its SNN runs at
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.grad_checkpointing: bool | str = False
@@ -135,6 +138,12 @@ class SpikingModel(nn.Module):
     def T(self, value) -> None:
         # Also checked when set later (noisy single-step training, to_multi_step): T = 0 would give NaN logits.
         self._T = check_count("T (time steps)", value, 1)
+
+    @property
+    def snn_args(self) -> dict:
+        """Everything needed to rebuild the same SNN, exported to config.json as model_args. ``T`` is read from
+        :attr:`T` (set later by single-step training or ``to_multi_step``, it is still what gets saved)."""
+        return {"T": self._twin_T if self._neuron_args["neuron"] == "relu" else self.T, **self._neuron_args}
 
     @property
     def num_classes(self) -> int:

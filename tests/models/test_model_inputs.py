@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 import snn_zoo
+from snn_zoo.io import save_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +260,16 @@ def test_reset_classifier_checks_num_classes():
     for bad in (-1, 2.5, "3"):
         with pytest.raises(ValueError, match="num_classes must be an integer >= 0"):
             model.reset_classifier(bad)
+
+
+def test_T_lives_in_one_place(tmp_path):
+    """``model.T`` is the one record of the time steps: set later (single-step training, to_multi_step), it is what
+    config.json saves and what the reloaded model runs at."""
+    model = snn_zoo.create_model("spiking_cnn_tiny", T=2)
+    model.T = 5
+    assert model.snn_args["T"] == 5
+    save_pretrained(model, tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model_args"]["T"] == 5
+    assert snn_zoo.create_model(f"local-dir:{tmp_path / 'run'}").T == 5
+    twin = snn_zoo.create_model("spiking_cnn_tiny", T=3, neuron="relu")
+    assert twin.T == 1 and twin.snn_args["T"] == 3  # the twin runs once, and records its SNN's T
