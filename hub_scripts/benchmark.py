@@ -100,12 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", "-m", required=True, help="model name or wildcard ('sew*')")
     p.add_argument("--T", type=positive_int, default=None, help="time steps (default: the model's)")
-    p.add_argument("-b", "--batch-size", type=positive_int, default=32)
+    p.add_argument("-b", "--batch-size", type=positive_int, default=32, help="images per step (default 32)")
     p.add_argument("--img-size", type=positive_int, default=None, help="input height = width (default: model cfg)")
-    p.add_argument("--in-chans", type=int, default=None)
-    p.add_argument("--num-classes", type=int, default=None)
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--neuron", default=None, choices=NEURON_CHOICES)
+    p.add_argument("--in-chans", type=int, default=None, help="input channels (default: the model cfg's)")
+    p.add_argument("--num-classes", type=int, default=None, help="classes (default: the model cfg's)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to run (default cpu)")
+    p.add_argument("--neuron", default=None, choices=NEURON_CHOICES, help="neuron type (default: the model's)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (compile time is not timed)")
     p.add_argument(
         "--amp",
@@ -129,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated modes timed together, e.g. eager,compile+bf16,compile+bf16+cupy (+cupy: the fused "
         "neuron kernel under compile, CUDA only; overrides the flags above)",
     )
-    p.add_argument("--num-warm-iter", type=int, default=2)
-    p.add_argument("--num-bench-iter", type=int, default=5)
+    p.add_argument("--num-warm-iter", type=int, default=2, help="untimed steps before timing (default 2)")
+    p.add_argument("--num-bench-iter", type=int, default=5, help="timed steps; the median is reported (default 5)")
     p.add_argument("--train", action="store_true", help="benchmark training (default: train and infer)")
     p.add_argument("--infer", action="store_true", help="benchmark inference (default: train and infer)")
     p.add_argument("--compare", default=None, choices=("spikingjelly",), help="also time spikingjelly's equivalent")

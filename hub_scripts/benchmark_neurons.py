@@ -58,8 +58,21 @@ class Row:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--neurons", nargs="+", default=["if", "lif", "plif"], choices=["if", "lif", "plif"])
-    p.add_argument("--T", nargs="+", type=int, default=[1, 2, 4, 8, 16], dest="steps")
+    p.add_argument(
+        "--neurons",
+        nargs="+",
+        default=["if", "lif", "plif"],
+        choices=["if", "lif", "plif"],
+        help="neuron kinds to time",
+    )
+    p.add_argument(
+        "--T",
+        nargs="+",
+        type=int,
+        default=[1, 2, 4, 8, 16],
+        dest="steps",
+        help="time steps to time (default 1 2 4 8 16)",
+    )
     p.add_argument(
         "--shape",
         nargs="+",
@@ -67,9 +80,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[64, 64, 32, 32],
         help="shape of one time step (N = its product); default 64 x 64x32x32",
     )
-    p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
-    p.add_argument("--impls", nargs="+", default=["torch", "sj", "cupy"], choices=["torch", "sj", "cupy"])
-    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES), help="storage dtypes to time")
+    p.add_argument(
+        "--impls",
+        nargs="+",
+        default=["torch", "sj", "cupy"],
+        choices=["torch", "sj", "cupy"],
+        help="implementations: our torch loop, spikingjelly 2.0, our fused cupy kernel",
+    )
+    p.add_argument("--warmup", type=int, default=5, help="untimed iterations first (default 5)")
     p.add_argument("--iters", type=int, default=20, help="timed iterations; the median is reported")
     p.add_argument(
         "--peak-gbps",
@@ -77,7 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="device peak memory bandwidth in GB/s (default: table by device name, else measured)",
     )
-    p.add_argument("--sj-api", choices=["functional", "module"], default="functional")
+    p.add_argument(
+        "--sj-api", choices=["functional", "module"], default="functional", help="how spikingjelly's neuron is called"
+    )
     p.add_argument("--markdown", metavar="PATH", default=None, help="append the table to this markdown file")
     p.add_argument("--allow-cpu", action="store_true", help="exit 0 (measuring nothing) when CUDA is missing")
     return p.parse_args(argv)
