@@ -317,9 +317,14 @@ Top-1 **{reported["top1"]:.2f}%** on {reported["dataset"]}. Source: {reported["r
 ```python
 import snn_zoo
 
-model = snn_zoo.create_model("{tag}", pretrained=True)  # the Hub copy (snn-zoo/{tag})
+# the Hub copy (snn-zoo/{tag})
+model = snn_zoo.create_model("{tag}", pretrained=True)
 # or the authors' own file, downloaded from {reported["origin_url"]}:
-model = snn_zoo.create_model("{tag}", pretrained=True, pretrained_cfg_overlay=dict(file="{example}"))
+model = snn_zoo.create_model(
+    "{tag}",
+    pretrained=True,
+    pretrained_cfg_overlay=dict(file="{example}"),
+)
 ```
 
 ## How it was ported
