@@ -111,7 +111,7 @@ def write_report(arms: dict, command: str, wall: float, title: str, recipes: str
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--recipes",
@@ -128,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", nargs="+", default=None, help="run only these recipes (file stems) of --recipes")
     parser.add_argument("--epochs", type=int, default=None, help="override epochs and teacher_epochs (smoke tests)")
     parser.add_argument("--max-steps-per-epoch", type=int, default=None, help="cap steps per epoch (smoke tests)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     command = "python hub_scripts/digits_kd_report.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])

@@ -66,6 +66,60 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _dry_run_folder(args) -> Path:
+    """The folder a dry run stages into: refused if it is a link, a file, or someone else's non-empty folder."""
+    from snn_zoo.hub import CheckpointError
+
+    out = args.run_dir / DEFAULT_DRY_RUN if args.dry_run is _DEFAULT else Path(args.dry_run)
+    if out.is_symlink():  # never write through (or empty) a link the script did not make
+        raise CheckpointError(
+            f"Dry-run folder {str(out)!r} is a symbolic link (to {os.readlink(out)!r}); remove the link "
+            f"or pass --dry-run DIR with a new or empty folder."
+        )
+    if out.exists() and not out.is_dir():
+        raise CheckpointError(f"Dry-run folder {str(out)!r} is a file; remove it or pass --dry-run DIR.")
+    if args.dry_run is _DEFAULT:
+        if out.is_dir():
+            shutil.rmtree(out)  # our own folder from an earlier dry run: start clean
+    elif out.exists() and any(out.iterdir()):
+        raise CheckpointError(f"Dry-run folder {str(out)!r} exists and is not empty; pass a new or empty DIR.")
+    return out
+
+
+def _dry_run(args, skipped: list[str]) -> int:
+    """Stage what would be uploaded into the dry-run folder and list it; uploads nothing."""
+    from snn_zoo.hub import push_to_hub
+
+    out = _dry_run_folder(args)
+    created = not out.exists()
+    try:
+        push_to_hub(
+            args.run_dir,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+            dry_run_dir=out,
+        )
+    except BaseException:
+        if created:  # leave no half-staged folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    files = sorted(p for p in out.iterdir() if p.is_file())
+    print(
+        f"Dry run: would upload {len(files)} files to {args.repo_id}"
+        f"{'@' + args.revision if args.revision else ''} from {out}:"
+    )
+    width = max(len(p.name) for p in files)
+    for p in files:
+        size = p.stat().st_size
+        print(f"  {p.name:<{width}}  {size:>10} bytes  ({_human(size)})")
+    if skipped:
+        print(f"Left out (stay on your disk): {', '.join(skipped)}")
+    print("Nothing was uploaded.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from huggingface_hub import get_token
@@ -80,49 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_repo_id(args.repo_id)
         skipped = [name for name in left_out(args.run_dir) if not name.startswith(f"{DEFAULT_DRY_RUN}/")]
         if args.dry_run is not None:
-            out = args.run_dir / DEFAULT_DRY_RUN if args.dry_run is _DEFAULT else Path(args.dry_run)
-            if out.is_symlink():  # never write through (or empty) a link the script did not make
-                raise CheckpointError(
-                    f"Dry-run folder {str(out)!r} is a symbolic link (to {os.readlink(out)!r}); remove the link "
-                    f"or pass --dry-run DIR with a new or empty folder."
-                )
-            if out.exists() and not out.is_dir():
-                raise CheckpointError(f"Dry-run folder {str(out)!r} is a file; remove it or pass --dry-run DIR.")
-            if args.dry_run is _DEFAULT:
-                if out.is_dir():
-                    shutil.rmtree(out)  # our own folder from an earlier dry run: start clean
-            else:
-                if out.exists() and (not out.is_dir() or any(out.iterdir())):
-                    raise CheckpointError(
-                        f"Dry-run folder {str(out)!r} exists and is not empty; pass a new or empty DIR."
-                    )
-            created = not out.exists()
-            try:
-                push_to_hub(
-                    args.run_dir,
-                    args.repo_id,
-                    private=args.private,
-                    revision=args.revision,
-                    commit_message=args.commit_message,
-                    dry_run_dir=out,
-                )
-            except BaseException:
-                if created:  # leave no half-staged folder behind
-                    shutil.rmtree(out, ignore_errors=True)
-                raise
-            files = sorted(p for p in out.iterdir() if p.is_file())
-            print(
-                f"Dry run: would upload {len(files)} files to {args.repo_id}"
-                f"{'@' + args.revision if args.revision else ''} from {out}:"
-            )
-            width = max(len(p.name) for p in files)
-            for p in files:
-                size = p.stat().st_size
-                print(f"  {p.name:<{width}}  {size:>10} bytes  ({_human(size)})")
-            if skipped:
-                print(f"Left out (stay on your disk): {', '.join(skipped)}")
-            print("Nothing was uploaded.")
-            return 0
+            return _dry_run(args, skipped)
         token = get_token()
         url = push_to_hub(
             args.run_dir,

@@ -317,33 +317,28 @@ def benchmark_models(
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn((b, *shape[1:]), generator=gen).to(dev)
         y = torch.randint(0, n_cls, (b,), generator=gen).to(dev)
-        results[label] = dict(
-            model=name,
-            T=int(getattr(net, "T", 1) or 1),
-            batch_size=b,
-            img_size=shape[-1],
-            device=str(dev),
-            neuron=getattr(net, "neuron", neuron),
-            param_count=sum(p.numel() for p in net.parameters()),
-            mode=mode.label,
-        )
+        T, params = int(getattr(net, "T", 1) or 1), sum(p.numel() for p in net.parameters())
+        results[label] = dict(model=name, T=T, batch_size=b, img_size=shape[-1], device=str(dev))
+        results[label].update(neuron=getattr(net, "neuron", neuron), param_count=params, mode=mode.label)
         steps[label] = _make_steps(net, x, y, mode)
     for mode_name, on, index, train_mode in (("infer", infer, 0, False), ("train", train, 1, True)):
-        if not on:
-            continue
-        for net, _ in nets.values():
-            net.train(train_mode)
-        times, first = _interleaved(
-            {label: st[index] for label, st in steps.items()}, num_warm_iter, num_bench_iter, dev
-        )
-        for label, ts in times.items():
-            results[label].update(_timing(mode_name, results[label]["batch_size"], ts))
-            if label in first:
-                results[label][f"{mode_name}_first_step_ms"] = 1e3 * first[label]
-        if measure_memory:
-            for label, st in steps.items():  # one step each, alone, after the warm-up
-                results[label][f"{mode_name}_peak_mem_mb"] = peak_step_memory_mb(st[index], dev)
+        if on:
+            for net, _ in nets.values():
+                net.train(train_mode)
+            _time_steps(results, steps, mode_name, index, (num_warm_iter, num_bench_iter), dev, measure_memory)
     return results
+
+
+def _time_steps(results: dict, steps: dict, mode_name: str, index: int, iters: tuple, dev, memory: bool) -> None:
+    """Time every label's infer (index 0) or train (1) step, interleaved, into ``results``; then peak memory."""
+    times, first = _interleaved({label: st[index] for label, st in steps.items()}, *iters, dev)
+    for label, ts in times.items():
+        results[label].update(_timing(mode_name, results[label]["batch_size"], ts))
+        if label in first:
+            results[label][f"{mode_name}_first_step_ms"] = 1e3 * first[label]
+    if memory:
+        for label, st in steps.items():  # one step each, alone, after the warm-up
+            results[label][f"{mode_name}_peak_mem_mb"] = peak_step_memory_mb(st[index], dev)
 
 
 def benchmark_model(model: str | nn.Module, **kwargs: Any) -> dict[str, Any]:

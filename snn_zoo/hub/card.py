@@ -40,38 +40,33 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def render_model_card(results: dict, repo_id: str | None = None, asset_prefix: str = "") -> str:
-    """Markdown model card (with Hugging Face front matter) for one run's ``results.json``.
-
-    ``asset_prefix`` is prepended to the plots' file names (for cards kept outside the run folder).
-    """
-    name = results.get("name") or results["model"]
-    dataset = results.get("dataset", "unknown")
-    metrics = [
-        EvalResult(
-            task_type="image-classification",
-            dataset_type=dataset,
-            dataset_name=dataset_title(dataset),
-            metric_type="accuracy",
-            metric_name="top-1 accuracy",
-            metric_value=round(float(results["top1"]), 2),
-        )
-    ]
-    data = ModelCardData(
+def _run_card_data(results: dict, name: str, dataset: str) -> ModelCardData:
+    """Front matter of a training run's card: licence, tags, data and the measured top-1."""
+    metric = EvalResult(
+        task_type="image-classification",
+        dataset_type=dataset,
+        dataset_name=dataset_title(dataset),
+        metric_type="accuracy",
+        metric_name="top-1 accuracy",
+        metric_value=round(float(results["top1"]), 2),
+    )
+    return ModelCardData(
         library_name="timm",
         license=results.get("license", "apache-2.0"),
         model_name=name,
         tags=["image-classification", "timm", "snn_zoo", "spiking-neural-network", f"distillation-{results['method']}"],
         datasets=[dataset],
         base_model=results.get("teacher_hub_id"),
-        eval_results=metrics,
+        eval_results=[metric],
     )
-    load_name = f"hf-hub:{repo_id}" if repo_id else name
-    tag_line = f'\n# or, by its registered tag: snn_zoo.create_model("{name}", pretrained=True)' if repo_id else ""
+
+
+def _run_rows(results: dict) -> list[tuple[str, str]]:
+    """The results table of a training run's card: accuracy, spikes, energy, teacher, time, NIR."""
     energy_ratio = None
     if results.get("energy_mj_per_image") and results.get("ann_energy_mj_per_image"):
         energy_ratio = results["ann_energy_mj_per_image"] / results["energy_mj_per_image"]
-    rows = [
+    return [
         ("Top-1 accuracy (%)", _fmt(results["top1"])),
         ("Top-5 accuracy (%)", _fmt(results.get("top5"))),
         ("Time steps T", _fmt(results["T"])),
@@ -86,6 +81,19 @@ def render_model_card(results: dict, repo_id: str | None = None, asset_prefix: s
         ("Training time (s)", _fmt(results.get("train_seconds"), 1)),
         ("Exports to NIR (neuromorphic hardware)", nir_card_line(results["model"], {"neuron": results.get("neuron")})),
     ]
+
+
+def render_model_card(results: dict, repo_id: str | None = None, asset_prefix: str = "") -> str:
+    """Markdown model card (with Hugging Face front matter) for one run's ``results.json``.
+
+    ``asset_prefix`` is prepended to the plots' file names (for cards kept outside the run folder).
+    """
+    name = results.get("name") or results["model"]
+    dataset = results.get("dataset", "unknown")
+    data = _run_card_data(results, name, dataset)
+    load_name = f"hf-hub:{repo_id}" if repo_id else name
+    tag_line = f'\n# or, by its registered tag: snn_zoo.create_model("{name}", pretrained=True)' if repo_id else ""
+    rows = _run_rows(results)
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     plot = f"\n![Per-layer firing rate]({asset_prefix}firing_rates.png)\n" if results.get("firing_rate_plot") else ""
     citation = METHOD_TABLE[results["method"]].citation if results["method"] in METHOD_TABLE else ""
@@ -220,62 +228,58 @@ def _num(value: Any, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
-def render_ported_card(results: dict) -> str:
-    """Model card of a ported official checkpoint, from its ``results.json`` (see
-    :func:`snn_zoo.hub.port.ported_results`): where the weights come from, what the authors report
-    (with its source and commit), how to load the Hub copy or the authors' own file, how it was
-    ported, theoretical operation counts, and what this port measured (if it was re-validated)."""
-    tag, arch, reported = results["model"], results["architecture"], results["reported"]
-    measured = results.get("measured")
-    data = ModelCardData(
+def _ported_card_data(results: dict) -> ModelCardData:
+    """The card's front matter: licence, tags and, once re-validated, the measured top-1."""
+    measured, reported = results.get("measured"), results["reported"]
+    metric = EvalResult(
+        task_type="image-classification",
+        dataset_type=results["dataset_key"],
+        dataset_name=reported["dataset"],
+        metric_type="accuracy",
+        metric_name="top-1 accuracy (re-measured by this port)",
+        metric_value=round(float(measured["top1"]), 2) if measured else 0.0,
+    )
+    return ModelCardData(
         library_name="timm",
         license=results["license"],
-        model_name=tag,
+        model_name=results["model"],
         tags=["image-classification", "timm", "snn_zoo", "spiking-neural-network", "ported-weights"],
-        eval_results=[
-            EvalResult(
-                task_type="image-classification",
-                dataset_type=results["dataset_key"],
-                dataset_name=reported["dataset"],
-                metric_type="accuracy",
-                metric_name="top-1 accuracy (re-measured by this port)",
-                metric_value=round(float(measured["top1"]), 2),
-            )
-        ]
-        if measured
-        else None,
+        eval_results=[metric] if measured else None,
     )
-    repo = reported["repo"]
-    commit = results.get("source_commit")
+
+
+def _ported_measured(results: dict) -> tuple[str, str]:
+    """(operation rows, 'Measured by this port' text): measured numbers once re-validated, else what is missing."""
+    measured, reported, args = results.get("measured"), results["reported"], results["model_args"]
+    if not measured:
+        return (
+            "| SOPs per image | needs firing rates: filled in when re-validated |",
+            "Not re-validated yet: the top-1 above is the authors' number. `hub_scripts/release.py --data-dir` "
+            "measures it and fills this section.",
+        )
+    ops = (
+        f"| SOPs per image (measured, T={args.get('T')}) | {_num(measured.get('sops_per_image'))} |\n"
+        f"| Mean firing rate (measured) | {_num(measured.get('mean_firing_rate'), 4)} |\n"
+        f"| Energy per image (mJ, measured) | {_num(measured.get('energy_mj_per_image'), 4)} |"
+    )
+    text = (
+        f"Re-validated by `hub_scripts/release.py` / `port_official.py` on `{measured['data']}` "
+        f"({measured['num_samples']:,} images, the eval transform above): **top-1 {measured['top1']:.2f}%**, "
+        f"top-5 {measured['top5']:.2f}% (authors: {reported['top1']:.2f}%). Firing rates, SOPs and energy over "
+        f"the first {measured.get('energy_samples', 'n/a')} images."
+    )
+    return ops, text
+
+
+def _ported_head(results: dict) -> str:
+    """Status, provenance, the model's settings and the authors' reported top-1."""
+    tag, arch, reported = results["model"], results["architecture"], results["reported"]
+    repo, commit = reported["repo"], results.get("source_commit")
     at = f" at commit [`{commit[:7]}`](https://github.com/{repo}/tree/{commit})" if commit else ""
-    names = results.get("authors_files") or []
-    example = names[0] if names else "<the file you downloaded>"
-    args = results["model_args"]
-    transform = results["eval_transform"]
+    args, transform = results["model_args"], results["eval_transform"]
     size = "x".join(map(str, transform["input_size"]))
     settings = "\n".join(f"| `{k}` | `{args[k]}` |" for k in sorted(args))
-    macs = results.get("ann_macs_per_image")
-    origin = results.get("ported_from")
-    source = f" {CONVERTED_FROM} `{origin['file']}` (SHA-256 `{origin['sha256']}`)." if origin else ""
-    if measured:
-        ops = (
-            f"| SOPs per image (measured, T={args.get('T')}) | {_num(measured.get('sops_per_image'))} |\n"
-            f"| Mean firing rate (measured) | {_num(measured.get('mean_firing_rate'), 4)} |\n"
-            f"| Energy per image (mJ, measured) | {_num(measured.get('energy_mj_per_image'), 4)} |"
-        )
-        measured_text = (
-            f"Re-validated by `hub_scripts/release.py` / `port_official.py` on `{measured['data']}` "
-            f"({measured['num_samples']:,} images, the eval transform above): **top-1 {measured['top1']:.2f}%**, "
-            f"top-5 {measured['top5']:.2f}% (authors: {reported['top1']:.2f}%). Firing rates, SOPs and energy over "
-            f"the first {measured.get('energy_samples', 'n/a')} images."
-        )
-    else:
-        ops = "| SOPs per image | needs firing rates: filled in when re-validated |"
-        measured_text = (
-            "Not re-validated yet: the top-1 above is the authors' number. `hub_scripts/release.py --data-dir` "
-            "measures it and fills this section."
-        )
-    body = f"""
+    return f"""
 # {tag}
 
 {STATUS_PREFIX}{ported_status(results)}
@@ -299,7 +303,19 @@ model reproduces their logits to 1e-5.
 
 Top-1 **{reported["top1"]:.2f}%** on {reported["dataset"]}. Source: {reported["reported_in"]}
 ([{repo}](https://github.com/{repo}){at}). Not measured here unless the next section says so.
+"""
 
+
+def _ported_tail(results: dict) -> str:
+    """What this port measured, operation counts, how to load and port it, and the licence."""
+    tag, reported = results["model"], results["reported"]
+    names = results.get("authors_files") or []
+    example = names[0] if names else "<the file you downloaded>"
+    macs = results.get("ann_macs_per_image")
+    origin = results.get("ported_from")
+    source = f" {CONVERTED_FROM} `{origin['file']}` (SHA-256 `{origin['sha256']}`)." if origin else ""
+    ops, measured_text = _ported_measured(results)
+    return f"""
 ## Measured by this port
 
 {measured_text}
@@ -340,7 +356,17 @@ Authors' file: {", ".join(f"`{n}`" for n in names) or "no name given on the down
 
 Weights: {results["license"]} (source repository: {reported["source_license"]}). Use them under the authors' terms.
 """
-    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).content
+
+
+def render_ported_card(results: dict) -> str:
+    """Model card of a ported official checkpoint, from its ``results.json`` (see
+    :func:`snn_zoo.hub.port.ported_results`): where the weights come from, what the authors report
+    (with its source and commit), how to load the Hub copy or the authors' own file, how it was
+    ported, theoretical operation counts, and what this port measured (if it was re-validated)."""
+    body = _ported_head(results) + _ported_tail(results)
+    return ModelCard.from_template(
+        _ported_card_data(results), template_str="---\n{{ card_data }}\n---\n" + body
+    ).content
 
 
 def is_release_card(card_text: str) -> bool:
