@@ -136,16 +136,17 @@ class RunFolder:
 
     def claim(self, resume: bool = False, allow_changes: Iterable[str] = ()) -> str:
         """Check the folder for this run and take it. Returns 'complete' for a finished run being resumed, a
-        note to print, or ''. Only the main process checks files and holds the lock."""
+        note to print, or ''. The main process holds the lock and checks that a fresh run's folder is free;
+        every process checks a resume, so all of them agree on what to do."""
         self.check_writable()
-        if not self.main:
-            return ""
-        self._acquire_lock()
+        if self.main:
+            self._acquire_lock()
         try:
             if not resume:
-                self.check_fresh()
+                if self.main:  # the other processes start after it may have written recipe.json
+                    self.check_fresh()
                 return ""
-            saved = self.check_resume(allow_changes)
+            saved = self.check_resume(allow_changes)  # every process: each must see 'complete' alike
         except BaseException:
             self.release()
             raise
