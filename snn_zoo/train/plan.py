@@ -29,6 +29,7 @@ from ..data import (
 )
 from ..distill import MethodSpec, get_method, teacher_input, transfer_ann_weights
 from ..factory import create_model, is_model
+from ..hub.port import ann_twin_macs
 from ..io import CONFIG_NAME, CheckpointError, config_num_classes, find_checkpoint, load_weights, read_config
 from .precision import resolve_mixed_precision
 from .recipe import Recipe
@@ -66,15 +67,6 @@ _TIMM_AUGMENT = {
 }
 
 
-def _ann_macs(arch: str, size: tuple[int, int, int], num_classes: int) -> float:
-    """Multiply-accumulates of ``arch``'s ANN twin on one image of ``size``."""
-    from ..metrics import energy_report
-
-    with torch.random.fork_rng():
-        twin = create_model(arch, neuron="relu", num_classes=num_classes, in_chans=size[0])
-    return energy_report(twin, torch.zeros(1, *size)).ann_macs
-
-
 def choose_default_model(info: DatasetInfo, size: tuple[int, int, int]) -> tuple[str, str, str]:
     """(student, teacher, why) for a recipe that names no model; see :data:`DEFAULT_STUDENTS`."""
     if not info.needs_data_dir:
@@ -83,7 +75,7 @@ def choose_default_model(info: DatasetInfo, size: tuple[int, int, int]) -> tuple
     chosen = DEFAULT_STUDENTS[0]
     for student, teacher in DEFAULT_STUDENTS:
         for arch in (student, teacher):
-            macs.setdefault(arch, _ann_macs(arch, size, info.num_classes))
+            macs.setdefault(arch, ann_twin_macs(arch, size, num_classes=info.num_classes, in_chans=size[0]))
         if macs[student] <= STUDENT_MACS_BUDGET and macs[teacher] <= TEACHER_BUDGET_FACTOR * STUDENT_MACS_BUDGET:
             chosen = (student, teacher)
     student, teacher = chosen

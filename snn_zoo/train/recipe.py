@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..distill.methods import METHODS, get_method
+from ..distill.methods import METHODS, check_loss_weights, get_method
 
 __all__ = ["METHODS", "Recipe", "add_recipe_arguments", "load_recipe", "recipe_from_args"]
 
@@ -366,13 +366,6 @@ def validate_fields(recipe: Recipe) -> None:
                     + ([f"<= {high}"] if high is not None else [])
                 )
                 raise ValueError(f"recipe field {f.name!r} must be {rule}, got {value!r}.")
-
-
-def check_loss_weights(method: str, weights: dict) -> None:
-    """Loss-weight names must be the method's and values numbers (one check: ``snn_zoo.distill.check_loss_weights``)."""
-    from ..distill.methods import check_loss_weights as check
-
-    check(method, weights)
 
 
 def _parse_bool(text: str) -> bool:
