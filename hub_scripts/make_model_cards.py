@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from snn_zoo.hub.card import card_status, is_release_card, render_model_card, render_ported_card
+from snn_zoo.hub.card import card_status, is_release_card, render_model_card, render_ported_card, run_model_args
 from snn_zoo.hub.markdown import replace_marked_block
 from snn_zoo.hub.port import ported_results
 from snn_zoo.io import atomic_write_text
@@ -55,30 +55,47 @@ def zoo_table(results: list[dict]) -> str:
         elif r.get("teacher_top1") is not None:
             teacher = f"{r['teacher_top1']:.2f} ({r['teacher']})"
         lines.append(
-            f"| [`{r['name']}`](model_cards/{r['name']}.md) | {r['dataset']} | {r['method']} | {r['T']} | "
+            f"| [`{r['name']}`](model_cards/{r['name']}.md) | {r['dataset']} | {_method_label(r)} | {r['T']} | "
             f"{_top1(r)} | {_seeds(r)} | {teacher} | {r['param_count']:,} | {r['mean_firing_rate']:.4f} | "
             f"{r['sops_per_image']:,.0f} | {r['energy_mj_per_image'] * 1e3:.3f} | "
             f"{r['ann_energy_mj_per_image'] * 1e3:.3f} | {r.get('train_seconds_mean', r['train_seconds']):.0f} | "
-            f"{nir_card_line(r['model'], {'neuron': r.get('neuron')}).split(':')[0]} |"  # exports to NIR: yes / no
+            f"{nir_card_line(r['model'], run_model_args(r)).split(':')[0]} |"  # exports to NIR: yes / no
         )
     return "\n".join(lines) + "\n"
 
 
+def _method_label(r: dict) -> str:
+    """The method, and the single-step noise training when the run used it."""
+    return r["method"] + (", noisy T=1" if r.get("single_step_noise") is not None else "")
+
+
+def _sops(r: dict) -> float:
+    """SOPs per image, the mean over the seeds when build_zoo.py recorded several."""
+    rows = r.get("seed_results") or [r]
+    return sum(x["sops_per_image"] for x in rows) / len(rows)
+
+
 def kd_vs_baseline_table(results: list[dict]) -> str:
-    """Every distilled checkpoint beside the no-KD baseline of the same model, data, T and epochs."""
-    baselines = {(r["model"], r["dataset"], r["T"], r["epochs"]): r for r in results if r["method"] == "none"}
+    """Every distilled (or noise-trained) checkpoint beside the plain baseline of the same model, data, T and epochs:
+    top-1 and SOPs per image (means over the seeds)."""
+    baselines = {
+        (r["model"], r["dataset"], r["T"], r["epochs"]): r
+        for r in results
+        if r["method"] == "none" and r.get("single_step_noise") is None
+    }
     lines = [
-        "| Model | Data | Method | Epochs | No-KD top-1 (%) | KD top-1 (%) | Difference (points) |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| Model | Data | Method | Epochs | No-KD top-1 (%) | Top-1 (%) | Difference (points) | "
+        "No-KD SOPs / image | SOPs / image | SOPs vs no-KD (%) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         base = baselines.get((r["model"], r["dataset"], r["T"], r["epochs"]))
-        if r["method"] == "none" or base is None:
+        if base is None or base is r:
             continue
         diff = r.get("top1_mean", r["top1"]) - base.get("top1_mean", base["top1"])
         lines.append(
-            f"| `{r['model']}` | {r['dataset']} | {r['method']} | {r['epochs']} | {_top1(base)} | "
-            f"{_top1(r)} | {diff:+.2f} |"
+            f"| `{r['model']}` | {r['dataset']} | {_method_label(r)} | {r['epochs']} | {_top1(base)} | "
+            f"{_top1(r)} | {diff:+.2f} | {_sops(base):,.0f} | {_sops(r):,.0f} | {100 * _sops(r) / _sops(base):.1f} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -14,10 +14,18 @@ from .methods import (
     check_loss_weights,
     get_method,
 )
-from .noisy import NoisySingleStep, input_gain, noisy_single_step, to_multi_step
+from .noisy import (
+    CONVERSION_NEURON,
+    NoiseAveraged,
+    NoisySingleStep,
+    conversion_neuron_problems,
+    noisy_single_step,
+    to_multi_step,
+)
 from .sakd import SAKD_WEIGHTS, StageFeatureKD, TransferReport, transfer_ann_weights
 
 __all__ = [
+    "CONVERSION_NEURON",
     "METHODS",
     "METHOD_DEFAULTS",
     "METHOD_TABLE",
@@ -27,15 +35,16 @@ __all__ = [
     "Distiller",
     "HeteroKDLoss",
     "MethodSpec",
+    "NoiseAveraged",
     "NoisySingleStep",
     "ResizedInput",
     "SpikeRateRegularizer",
     "StageFeatureKD",
     "TransferReport",
     "check_loss_weights",
+    "conversion_neuron_problems",
     "get_method",
     "hetero_kd_loss",
-    "input_gain",
     "kd_loss",
     "noisy_single_step",
     "resize_to",

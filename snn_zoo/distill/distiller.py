@@ -14,7 +14,7 @@ weight as a keyword argument):
     sakd    CE + 10 * stage features + 10 * KD(tau=1)     feature_weight=10, kd_weight=10, tau=1,
                                                           feature_warm_batches=0, feature_weight_late=0.01
     hetero  CE + kd_weight * hetero KD + spike term       kd_weight=1, tau_student=1, tau_teacher=4,
-                                                          spike_weight=0  (our definition, hetero.py)
+                                                          spike_weight=1, spike_per_layer=1  (ours, hetero.py)
 Every method also takes ``ce_weight`` (1).
 
 Targets. ``labels`` are class indices [B] or soft targets [B, K] (timm's ``Mixup`` / label
@@ -201,8 +201,13 @@ class Distiller(nn.Module):
             self._setup_stages(stage_pairs)
 
         self.spike_reg: SpikeRateRegularizer | None = None
+        if "hetero" in spec.terms and self.weights["spike_per_layer"] not in (0, 1):
+            raise ValueError(
+                f"spike_per_layer is a switch: 0 (one overall firing rate) or 1 (the mean of per-layer rates), "
+                f"got {self.weights['spike_per_layer']!r}."
+            )
         if "hetero" in spec.terms and self.weights["spike_weight"] > 0:
-            self.spike_reg = SpikeRateRegularizer(student)
+            self.spike_reg = SpikeRateRegularizer(student, per_layer=bool(self.weights["spike_per_layer"]))
             self.spike_reg.enabled = False  # records only inside Distiller.forward
 
     # -- SAKD stage hooks ------------------------------------------------------------------------

@@ -229,6 +229,7 @@ def validate_model(
     energy_samples: int = ENERGY_SAMPLES,
     progress: bool = True,
     model_kwargs: dict | None = None,
+    data_from: PathLike | None = None,
 ) -> dict[str, Any]:
     """Evaluate one model and measure its spikes and energy (:func:`snn_zoo.eval.measure.measure`): one row.
 
@@ -243,12 +244,14 @@ def validate_model(
         amp, amp_dtype: autocast for the accuracy pass (bf16 on CPU; fp16/bf16 on CUDA); energy counts in fp32.
         energy: count SynOps / energy on the first ``energy_samples`` images; the firing rates come from there.
         firing_plot: write the per-layer firing-rate bar chart here (PNG).
+        data_from: a training run's folder whose recorded validation data to use (default: ``checkpoint``'s), e.g.
+            for a module built from that run and wrapped (``snn_zoo.distill.NoiseAveraged``).
     Returns a dict with the keys of :data:`RESULT_COLUMNS` (energy keys ``None`` if ``energy=False``).
     """
     _check_options(batch_size, T, img_size, firing_plot is not None, energy)
     dev = _resolve_device(device)
     autocast_dtype = resolve_amp_dtype(amp, dev, amp_dtype)
-    recorded = run_eval_data(checkpoint) if dataset is None and img_size is None else None
+    recorded = run_eval_data(data_from or checkpoint) if dataset is None and img_size is None else None
     dataset = dataset or (recorded or {}).get("dataset") or "digits"
     data_dir = data_dir if data_dir is not None else (recorded or {}).get("data_dir")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -16,19 +17,41 @@ def _method_text(results: dict) -> str:
     method = results["method"]
     text = METHOD_TABLE[method].card if method in METHOD_TABLE else method
     if results.get("single_step_noise") is not None:
-        text += f"; {SINGLE_STEP_NOISE_CARD}, sigma {results['single_step_noise']}"
+        text += f"; {SINGLE_STEP_NOISE_CARD}, noise width {results['single_step_noise']} x v_threshold"
     return text
+
+
+def _mean_std(values: list[float], digits: int) -> str:
+    if len(values) < 2:
+        return f"{values[0]:,.{digits}f}"
+    return f"{statistics.fmean(values):,.{digits}f} ± {statistics.stdev(values):,.{digits}f}"
+
+
+def _headline(results: dict) -> str:
+    """Top-1 and the spike cost side by side (over the seeds when build_zoo.py recorded several)."""
+    rows = results.get("seed_results") or [results]
+    if any(r.get("sops_per_image") is None for r in rows):
+        return f"\n**Top-1 {_mean_std([r['top1'] for r in rows], 2)} %**\n"
+    over = f" (mean ± sample std over {len(rows)} seeds)" if len(rows) > 1 else ""
+    return (
+        f"\n**Top-1 {_mean_std([r['top1'] for r in rows], 2)} % · "
+        f"{_mean_std([r['sops_per_image'] for r in rows], 0)} synaptic operations per image · "
+        f"firing rate {_mean_std([r['mean_firing_rate'] for r in rows], 4)}**{over}\n"
+    )
 
 
 def _seed_line(results: dict) -> str:
     """'mean ± std over seeds [...]' for multi-seed results (hub_scripts/build_zoo.py), else ''."""
     if not results.get("seed_results"):
         return ""
-    per_seed = ", ".join(f"seed {r['seed']}: {r['top1']:.2f}" for r in results["seed_results"])
+    per_seed = ", ".join(
+        f"seed {r['seed']}: {r['top1']:.2f} %"
+        + (f", {r['sops_per_image']:,.0f} SOPs" if r.get("sops_per_image") else "")
+        for r in results["seed_results"]
+    )
     return (
-        f"\nTop-1 over {len(results['seed_results'])} seeds: **{results['top1_mean']:.2f} ± "
-        f"{results['top1_std']:.2f}** (sample std; {per_seed}). The weights here are seed "
-        f"{results['checkpoint_seed']}'s; the other figures below are from that seed.\n"
+        f"\nPer seed: {per_seed}. The weights here are seed {results['checkpoint_seed']}'s; the other figures below "
+        f"are from that seed.\n"
     )
 
 
@@ -61,6 +84,12 @@ def _run_card_data(results: dict, name: str, dataset: str) -> ModelCardData:
     )
 
 
+def run_model_args(results: dict) -> dict:
+    """The neuron settings a run's model was built with (``neuron`` and the recipe's ``model_kwargs``)."""
+    recipe = results.get("recipe") if isinstance(results.get("recipe"), dict) else {}
+    return {"neuron": results.get("neuron"), **recipe.get("model_kwargs", {})}
+
+
 def _run_rows(results: dict) -> list[tuple[str, str]]:
     """The results table of a training run's card: accuracy, spikes, energy, teacher, time, NIR."""
     energy_ratio = None
@@ -79,7 +108,7 @@ def _run_rows(results: dict) -> list[tuple[str, str]]:
         ("Energy saving vs ANN twin (x)", _fmt(energy_ratio)),
         (f"Teacher ({_fmt(results.get('teacher'))}) top-1 (%)", _fmt(results.get("teacher_top1"))),
         ("Training time (s)", _fmt(results.get("train_seconds"), 1)),
-        ("Exports to NIR (neuromorphic hardware)", nir_card_line(results["model"], {"neuron": results.get("neuron")})),
+        ("Exports to NIR (neuromorphic hardware)", nir_card_line(results["model"], run_model_args(results))),
     ]
 
 
@@ -103,7 +132,7 @@ def render_model_card(results: dict, repo_id: str | None = None, asset_prefix: s
 A spiking neural network from snn_zoo: `{results["model"]}` trained on
 {dataset_title(dataset)} with {_method_text(results)}.
 Every number below was measured by the run that produced these weights (`results.json`).
-{_seed_line(results)}
+{_headline(results)}{_seed_line(results)}
 ## Results
 
 | Metric | Value |
@@ -125,7 +154,7 @@ logits = model(images)  # [B, C, H, W] static images, or [T, B, C, H, W] event f
 {results.get("command", "accelerate launch hub_scripts/distill.py")}
 ```
 
-Recipe: `{results.get("recipe", "n/a")}`; seed {results.get("seed", "n/a")}; {results.get("epochs", "n/a")} epochs.
+Seed {results.get("seed", "n/a")}; {results.get("epochs", "n/a")} epochs; every setting is in `results.json` (`recipe`).
 
 ## Method
 
@@ -148,7 +177,17 @@ estimate from operation counts, not a hardware measurement.
     return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).content
 
 
-_SNN_ARG_NAMES = ("T", "neuron", "surrogate", "tau", "v_threshold", "v_reset", "detach_reset", "decay_input")
+_SNN_ARG_NAMES = (
+    "T",
+    "neuron",
+    "surrogate",
+    "tau",
+    "v_threshold",
+    "v_reset",
+    "detach_reset",
+    "decay_input",
+    "v_init",
+)
 
 
 def render_config_card(

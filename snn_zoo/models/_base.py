@@ -33,7 +33,7 @@ def check_count(name: str, value, minimum: int | None, note: str = "") -> int:
 
 
 def _check_snn_args(
-    T, in_chans, num_classes, neuron: str, tau, v_threshold, v_reset, detach_reset, decay_input
+    T, in_chans, num_classes, neuron: str, tau, v_threshold, v_reset, detach_reset, decay_input, v_init
 ) -> dict:
     """Settings that would build a model that runs but makes no sense: refuse them by name.
 
@@ -54,6 +54,7 @@ def _check_snn_args(
             v_reset=check_v_reset(v_reset),
             detach_reset=check_bool("detach_reset", detach_reset),
             decay_input=check_bool("decay_input", decay_input),
+            v_init=check_number("v_init", v_init),
         )
     else:
         settings = check_neuron_settings(
@@ -64,6 +65,7 @@ def _check_snn_args(
             decay_input=decay_input,
             # IF neurons ignore tau: check its type only.
             leaky=neuron != "if",
+            v_init=v_init,
         )
         settings.setdefault("tau", check_number("tau", tau))
         settings.setdefault("decay_input", check_bool("decay_input", decay_input))
@@ -108,17 +110,18 @@ class SpikingModel(nn.Module):
         detach_reset: bool = False,
         decay_input: bool = True,
         backend: str = "auto",
+        v_init: float = 0.0,
     ):
         super().__init__()
         validate_neuron(neuron)
         checked = _check_snn_args(
-            T, in_chans, num_classes, neuron, tau, v_threshold, v_reset, detach_reset, decay_input
+            T, in_chans, num_classes, neuron, tau, v_threshold, v_reset, detach_reset, decay_input, v_init
         )
         T, in_chans, num_classes = checked.pop("T"), checked.pop("in_chans"), checked.pop("num_classes")
         # The neuron settings needed to rebuild the same SNN (snn_args adds T, which lives in self.T alone).
         self._neuron_args = dict(neuron=neuron, surrogate=surrogate)
         self._neuron_args.update(
-            (k, checked[k]) for k in ("tau", "v_threshold", "v_reset", "detach_reset", "decay_input")
+            (k, checked[k]) for k in ("tau", "v_threshold", "v_reset", "detach_reset", "decay_input", "v_init")
         )
         self._twin_T = T  # the ANN twin runs at T=1 but records the T its SNN runs at
         self.in_chans = in_chans

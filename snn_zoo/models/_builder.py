@@ -195,10 +195,17 @@ HUB_ORG = "snn-zoo"
 
 
 def published_cfg(
-    name: str, input_size: tuple, num_classes: int = 10, T: int = 4, neuron: str = "lif", **kwargs
+    name: str,
+    input_size: tuple,
+    num_classes: int = 10,
+    T: int = 4,
+    neuron: str = "lif",
+    snn_args: dict | None = None,
+    **kwargs,
 ) -> dict[str, Any]:
     """Cfg of a published checkpoint 'arch.tag': weights in the Hub repo ``snn-zoo/arch.tag``,
-    trained on inputs already scaled to [0, 1] (mean 0, std 1), with the recorded T and neuron."""
+    trained on inputs already scaled to [0, 1] (mean 0, std 1), with the recorded T, neuron and any other
+    neuron settings it was trained with (``snn_args``, e.g. the noisy conversion rule's v_reset and v_init)."""
     c = input_size[0]
     return snn_cfg(
         hf_hub_id=f"{HUB_ORG}/{name}",
@@ -207,7 +214,7 @@ def published_cfg(
         mean=(0.0,) * c,
         std=(1.0,) * c,
         crop_pct=1.0,
-        snn_args=dict(T=T, neuron=neuron),
+        snn_args=dict(T=T, neuron=neuron, **(snn_args or {})),
         **kwargs,
     )
 

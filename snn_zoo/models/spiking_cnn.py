@@ -56,11 +56,27 @@ default_cfgs = generate_snn_default_cfgs(
         # Published checkpoints (checkpoints/<name>, recipes/zoo/<name>.yaml).
         **{
             name: published_cfg(name, (1, 8, 8), **_HEAD)
-            for name in ("spiking_cnn_small.bkd_t4_digits", "spiking_cnn_small.none_t4_digits")
+            for name in (
+                "spiking_cnn_small.bkd_t4_digits",
+                "spiking_cnn_small.hetero_t4_digits",
+                "spiking_cnn_small.none_t4_digits",
+            )
         },
+        # Trained at T=1 with noise, run at T=4 (snn_zoo.distill.noisy): the conversion rule's IF neuron.
+        "spiking_cnn_small.noisy_t4_digits": published_cfg(
+            "spiking_cnn_small.noisy_t4_digits",
+            (1, 8, 8),
+            neuron="if",
+            snn_args=dict(v_reset="soft", v_init=0.5),
+            **_HEAD,
+        ),
         **{
             name: published_cfg(name, (2, 16, 16), **_HEAD)
-            for name in ("spiking_cnn_small.bkd_t4_digits_dvs", "spiking_cnn_small.none_t4_digits_dvs")
+            for name in (
+                "spiking_cnn_small.bkd_t4_digits_dvs",
+                "spiking_cnn_small.hetero_t4_digits_dvs",
+                "spiking_cnn_small.none_t4_digits_dvs",
+            )
         },
     }
 )

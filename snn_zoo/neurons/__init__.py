@@ -37,6 +37,7 @@ def create_neuron(
     detach_reset: bool = False,
     decay_input: bool = True,
     backend: str = "auto",
+    v_init: float = 0.0,
 ) -> nn.Module:
     """Build one neuron module; ``neuron="relu"`` gives the ANN twin's activation."""
     validate_neuron(neuron)
@@ -51,6 +52,7 @@ def create_neuron(
         alpha=alpha,
         detach_reset=detach_reset,
         backend=backend,
+        v_init=v_init,
     )
     if get_neuron_kind(neuron).leaky:
         common.update(tau=tau, decay_input=decay_input)

@@ -28,10 +28,6 @@ class NeuronKind:
     sj_tau_kwarg: str | None  # the kwarg of sj_class that takes tau
     sj_functional: str  # spikingjelly.activation_based.functional.<sj_functional> (multi-step)
 
-    def input_gain(self, decay: float, decay_input: bool) -> float:
-        """dh/dx: k when the input is decayed (LIF/PLIF with decay_input), else 1."""
-        return float(decay) if self.leaky and decay_input else 1.0
-
     def charge(self, v: torch.Tensor, x: torch.Tensor, decay, v_reset: float, decay_input: bool) -> torch.Tensor:
         """h from v and x as new tensors, in the CUDA kernel's operation order (so values match it bit for bit)."""
         if not self.leaky:

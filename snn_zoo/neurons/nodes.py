@@ -35,6 +35,7 @@ class MultiStepNeuron(base.MemoryModule):
         detach_reset: bool = False,
         backend: str = "auto",
         step_mode: str = "m",
+        v_init: float = 0.0,
     ):
         super().__init__()
         sg = get_surrogate(surrogate)
@@ -46,6 +47,7 @@ class MultiStepNeuron(base.MemoryModule):
             alpha=sg.default_alpha if alpha is None else alpha,
             detach_reset=detach_reset,
             leaky=False,
+            v_init=v_init,
         )
         self.alpha = checked["alpha"]
         # spikingjelly-style attribute, so tools that inspect neurons find it.
@@ -56,7 +58,10 @@ class MultiStepNeuron(base.MemoryModule):
         self.backend = validate_backend(backend)
         log_backend_choice(self.backend)
         self.step_mode = step_mode
-        self.register_memory("v", 0.0)
+        # The potential reset_net restores (spikingjelly's memory reset value); 0 unless a conversion rule needs
+        # another (noisy single-step training: v_threshold / 2, see snn_zoo.distill.noisy).
+        self.v_init = checked["v_init"]
+        self.register_memory("v", self.v_init)
 
     def _spec(self) -> NeuronSpec:
         return NeuronSpec(
@@ -87,7 +92,7 @@ class MultiStepNeuron(base.MemoryModule):
 
     def extra_repr(self) -> str:
         return (
-            f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, surrogate={self.surrogate}"
+            f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, v_init={self.v_init}, surrogate={self.surrogate}"
             f"(alpha={self.alpha}), detach_reset={self.detach_reset}, backend={self.backend}, "
             f"step_mode={self.step_mode}"
         )

@@ -80,18 +80,27 @@ def check_v_reset(v_reset) -> float | None:
 
 
 def check_neuron_settings(
-    v_threshold=1.0, v_reset=0.0, tau=2.0, alpha=None, detach_reset=False, decay_input=True, leaky: bool = True
+    v_threshold=1.0,
+    v_reset=0.0,
+    tau=2.0,
+    alpha=None,
+    detach_reset=False,
+    decay_input=True,
+    leaky: bool = True,
+    v_init=0.0,
 ) -> dict:
     """Check every numeric / boolean neuron setting; returns them normalised (floats, bools, v_reset None for soft).
 
     Meaningless values are refused by name: v_threshold <= 0 (fires at rest), v_reset >= v_threshold,
-    tau <= 1 for leaky neurons (decay 1 / tau outside (0, 1)), alpha <= 0, non-finite numbers, and strings
+    v_init outside [0, v_threshold) (the potential after ``reset_net``; at or above the threshold it fires with no
+    input), tau <= 1 for leaky neurons (decay 1 / tau outside (0, 1)), alpha <= 0, non-finite numbers, and strings
     for booleans. ``leaky=False`` (IF) skips tau and decay_input, which IF neurons do not have.
     """
     out = dict(
         v_threshold=check_number("v_threshold", v_threshold),
         v_reset=check_v_reset(v_reset),
         detach_reset=check_bool("detach_reset", detach_reset),
+        v_init=check_number("v_init", v_init),
     )
     if not out["v_threshold"] > 0:
         raise ValueError(
@@ -100,6 +109,11 @@ def check_neuron_settings(
     if out["v_reset"] is not None and not out["v_reset"] < out["v_threshold"]:
         raise ValueError(
             f"v_reset must be below v_threshold ({v_threshold}) or {SOFT_RESET!r} (soft reset), got {v_reset!r}."
+        )
+    if not 0.0 <= out["v_init"] < out["v_threshold"]:
+        raise ValueError(
+            f"v_init (the membrane potential after reset_net) must lie in [0, v_threshold={v_threshold}), got "
+            f"{v_init!r}; at or above the threshold a neuron fires with no input."
         )
     if alpha is not None:
         out["alpha"] = check_number("alpha (surrogate sharpness)", alpha)

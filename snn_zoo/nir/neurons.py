@@ -89,6 +89,11 @@ def neuron_to_nir(module: nn.Module, shape: tuple[int, ...], dt: float = NIR_DT,
             f"{label}: soft reset (v_reset=None subtracts the threshold) has no NIR 1.0 equivalent, which only "
             f"resets to a value; build the model with v_reset=0.0 (hard reset) to export it."
         )
+    if module.v_init != 0.0:
+        raise NIRConversionError(
+            f"{label}: v_init={module.v_init} (the potential after reset) has no NIR 1.0 equivalent, whose neurons "
+            f"start at rest; build the model with v_init=0.0 to export it."
+        )
     v_reset = _full(shape, module.v_reset)
     v_threshold = _full(shape, threshold_to_nir(module.v_threshold))
     if isinstance(module, IFNode):

@@ -357,7 +357,7 @@ def _train_student(ctx: dict, teacher: nn.Module | None) -> tuple[nn.Module, lis
     noisy = None
     if plan.train_T != plan.T:  # single-step noise training: train at T=1, run the same weights at T
         to_multi_step(student, plan.train_T)
-        noisy = noisy_single_step(student, sigma=recipe.single_step_noise)
+        noisy = noisy_single_step(student, recipe.single_step_noise)
     objective = Distiller(
         student,
         teacher,

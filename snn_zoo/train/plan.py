@@ -27,7 +27,7 @@ from ..data import (
     native_input_size,
     takes_timm_augmentation,
 )
-from ..distill import MethodSpec, get_method, teacher_input, transfer_ann_weights
+from ..distill import MethodSpec, conversion_neuron_problems, get_method, teacher_input, transfer_ann_weights
 from ..factory import create_model, is_model
 from ..hub.port import ann_twin_macs
 from ..io import CONFIG_NAME, CheckpointError, config_num_classes, find_checkpoint, load_weights, read_config
@@ -328,6 +328,17 @@ class RunPlan:
                 f"single_step_noise trains at T=1 on static images, but {self.info.name!r} gives event frames with "
                 f"their own T; train event data directly at T (drop single_step_noise)."
             )
+        if r.single_step_noise is not None:
+            args = self.student_args
+            problems = conversion_neuron_problems(
+                args["neuron"], args.get("v_reset", 0.0), args.get("v_threshold", 1.0), args.get("v_init", 0.0)
+            )
+            if problems:
+                raise PlanError(
+                    f"single_step_noise converts a T=1 network to T={self.T} only under its rule's neuron, but "
+                    f"{'; '.join(problems)}. Set neuron: if and model_kwargs: {{v_reset: soft, v_init: 0.5}} "
+                    f"(v_init = v_threshold / 2; see snn_zoo.distill.noisy), or drop single_step_noise."
+                )
 
     def check_train_size(self, num_train: int) -> None:
         """At least one full batch per process: partial batches are dropped, so a smaller set trains nothing."""

@@ -155,7 +155,8 @@ class Recipe:
     )
     single_step_noise: float | None = _field(
         None,
-        "train single-step (T=1) with N(0, sigma^2) membrane noise of this sigma, then run at T "
+        "train single-step (T=1) with uniform membrane noise of this width in units of v_threshold (1.0: the "
+        "lossless conversion rule), then run at T; needs neuron: if and model_kwargs {v_reset: soft, v_init: 0.5} "
         "(snn_zoo.distill.noisy)",
         "distillation",
         range=(0.0, None, False),

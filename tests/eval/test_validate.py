@@ -135,3 +135,23 @@ def test_validate_script_help_and_run(tmp_path, capsys):
     assert json.loads(out.read_text())[0]["num_samples"] == 8
     assert script.main(["--model", "no_such_model", "--no-progress"]) == 2
     assert "Unknown snn_zoo model" in capsys.readouterr().err
+
+
+def test_data_from_uses_a_runs_recorded_validation_data(tmp_path):
+    # A module (e.g. a wrapped run model) validated on the data a run folder recorded, its split seed included.
+    torch.manual_seed(0)
+    model = snn_zoo.create_model("spiking_cnn_tiny", neuron="relu")  # random weights: the loss depends on the images
+    rows = {}
+    for seed in (0, 1):
+        run = tmp_path / f"seed{seed}"
+        run.mkdir()
+        eval_data = {
+            "dataset": "digits",
+            "data_dir": None,
+            "kwargs": {"input_size": [1, 8, 8], "T": None, "seed": seed},
+        }
+        (run / "results.json").write_text(json.dumps({"eval_data": eval_data}))
+        rows[seed] = validate_model(model, data_from=run, energy=False, progress=False)
+    default = validate_model(model, energy=False, progress=False)  # digits, split seed 0
+    assert rows[0]["loss"] == pytest.approx(default["loss"], rel=1e-6)
+    assert rows[1]["loss"] != pytest.approx(default["loss"], rel=1e-6)

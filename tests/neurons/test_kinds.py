@@ -1,4 +1,4 @@
-"""The NeuronKind table: one entry per neuron module, read by kernels, noisy hooks, the spikingjelly adapter."""
+"""The NeuronKind table: one entry per neuron module, read by kernels and the spikingjelly adapter."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import torch
 from spikingjelly.activation_based import functional as sj_functional
 from spikingjelly.activation_based import neuron as sj_neuron_module
 
-from snn_zoo.distill.noisy import input_gain
 from snn_zoo.eval.sj_adapter import sj_neuron
-from snn_zoo.neurons import NEURON_KIND_TABLE, NEURONS, create_neuron, cupy_kernel, get_neuron_kind, torch_kernel
+from snn_zoo.neurons import NEURON_KIND_TABLE, NEURONS, cupy_kernel, get_neuron_kind, torch_kernel
 from snn_zoo.neurons.spec import NeuronSpec
 
 
@@ -48,12 +47,3 @@ def test_charge_matches_the_kernel(name, decay_input):
 def test_kernel_variants_follow_the_table():
     leaky = {v.kind: v.decay_input for v in cupy_kernel.all_variants() if not v.decay_input}
     assert set(leaky) == {k for k, kind in NEURON_KIND_TABLE.items() if kind.leaky}
-
-
-@pytest.mark.parametrize("name", list(NEURON_KIND_TABLE))
-def test_noisy_input_gain(name):
-    neuron = create_neuron(name, tau=4.0, decay_input=True)
-    expected = 1.0 if name == "if" else 0.25
-    assert input_gain(neuron) == pytest.approx(expected)
-    if name != "if":
-        assert input_gain(create_neuron(name, tau=4.0, decay_input=False)) == 1.0

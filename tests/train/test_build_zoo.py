@@ -61,4 +61,4 @@ def test_publish_aggregates_the_seeds_and_keeps_the_first_seeds_weights(tmp_path
     assert "| 96.00 | 98.00 ± 1.00 | +2.00 |" in table
     assert "98.00 ± 1.00" in cards.zoo_table([merged]) and "(seeds 0, 1, 2)" in cards.zoo_table([merged])
     card = render_model_card(merged)
-    assert "Top-1 over 3 seeds: **98.00 ± 1.00**" in card and "seed 1: 97.00" in card
+    assert "**Top-1 98.00 ± 1.00 % · " in card and "over 3 seeds" in card and "seed 1: 97.00 %" in card

@@ -188,13 +188,29 @@ def test_hetero_runs_end_to_end_with_the_spike_term(distill_main, tmp_path):
     assert set(terms) == {"loss", "ce", "kd", "spike", "logits"} and terms["spike"] > 0
 
 
+RULE = ["--neuron", "if", "--model-kwargs", "v_reset=soft,v_init=0.5"]  # snn_zoo.distill.CONVERSION_NEURON
+
+
 def test_single_step_noise_is_a_recipe_setting(distill_main, tmp_path, capsys):
     out = tmp_path / "run"
     assert (
-        _run(distill_main, out, "--method", "none", "--single-step-noise", "0.3", "--epochs", "1", "--mixup", "0.5")
+        _run(
+            distill_main,
+            out,
+            "--method",
+            "none",
+            "--single-step-noise",
+            "1.0",
+            "--epochs",
+            "1",
+            "--mixup",
+            "0.5",
+            *RULE,
+        )
         == 0
     )
-    assert snn_zoo.create_model(f"local-dir:{out}").T == 2 and _results(out)["single_step_noise"] == 0.3
+    model = snn_zoo.create_model(f"local-dir:{out}")
+    assert model.T == 2 and model.snn_args["v_init"] == 0.5 and _results(out)["single_step_noise"] == 1.0
     assert distill_main(TOY + ["--method", "noisy", "--output", str(tmp_path / "x")]) == 2
     assert "single_step_noise" in capsys.readouterr().err
 
@@ -204,6 +220,8 @@ def test_single_step_noise_is_a_recipe_setting(distill_main, tmp_path, capsys):
     [
         (["--mixup", "0.8", "--batch-size", "7"], "even batch"),
         (["--single-step-noise", "0.3", "--data-kwargs", json.dumps({**SYNTH, "event": True})], "event frames"),
+        (["--single-step-noise", "1.0"], "neuron 'lif' is not 'if'"),
+        (["--single-step-noise", "1.0", "--neuron", "if", "--model-kwargs", "v_reset=soft"], "v_init=0.0 is not"),
         (
             ["--teacher", "vit_tiny_patch16_224", "--teacher-kwargs", "num_heads=1,depth=1,embed_dim=16"],
             "cannot take the image",
