@@ -56,10 +56,13 @@ def _seed_line(results: dict) -> str:
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
+    """A card figure: 'n/a' when missing; numbers with thousands separators, floats to ``digits`` places."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return str(value)
 
 
@@ -263,10 +266,6 @@ def ported_status(results: dict) -> str:
     return f"re-validated on {measured['data']} ({measured['num_samples']:,} images): top-1 {measured['top1']:.2f}%"
 
 
-def _num(value: Any, digits: int = 0) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
 def _ported_card_data(results: dict) -> ModelCardData:
     """The card's front matter: licence, tags and, once re-validated, the measured top-1."""
     measured, reported = results.get("measured"), results["reported"]
@@ -297,9 +296,9 @@ def _ported_measured(results: dict) -> tuple[str, str]:
             "measures it and fills this section.",
         )
     ops = (
-        f"| SOPs per image (measured, T={args.get('T')}) | {_num(measured.get('sops_per_image'))} |\n"
-        f"| Mean firing rate (measured) | {_num(measured.get('mean_firing_rate'), 4)} |\n"
-        f"| Energy per image (mJ, measured) | {_num(measured.get('energy_mj_per_image'), 4)} |"
+        f"| SOPs per image (measured, T={args.get('T')}) | {_fmt(measured.get('sops_per_image'), 0)} |\n"
+        f"| Mean firing rate (measured) | {_fmt(measured.get('mean_firing_rate'), 4)} |\n"
+        f"| Energy per image (mJ, measured) | {_fmt(measured.get('energy_mj_per_image'), 4)} |"
     )
     text = (
         f"Re-validated by `hub_scripts/release.py` / `port_official.py` on `{measured['data']}` "
@@ -363,8 +362,8 @@ def _ported_tail(results: dict) -> str:
 
 | Quantity | Value |
 |---|---|
-| ANN-twin MACs (same architecture, ReLU, T=1; theoretical) | {_num(macs)} |
-| ANN-twin energy (mJ, 4.6 pJ per MAC) | {_num(None if macs is None else macs * 4.6e-9, 4)} |
+| ANN-twin MACs (same architecture, ReLU, T=1; theoretical) | {_fmt(macs, 0)} |
+| ANN-twin energy (mJ, 4.6 pJ per MAC) | {_fmt(None if macs is None else macs * 4.6e-9, 4)} |
 {ops}
 
 ## How to load
