@@ -103,7 +103,7 @@ def _run_rows(results: dict) -> list[tuple[str, str]]:
         ("Top-5 accuracy (%)", _fmt(results.get("top5"))),
         ("Time steps T", _fmt(results["T"])),
         ("Neuron", _fmt(results.get("neuron"))),
-        ("Parameters", f"{results['param_count']:,}"),
+        ("Parameters", _fmt(results["param_count"])),
         ("Mean firing rate", _fmt(results.get("mean_firing_rate"), 4)),
         ("Synaptic operations per image", _fmt(results.get("sops_per_image"), 0)),
         ("Energy per image (mJ, 45 nm: 4.6 pJ MAC / 0.9 pJ AC)", _fmt(results.get("energy_mj_per_image"), 6)),
