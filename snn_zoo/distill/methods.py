@@ -15,6 +15,7 @@ Terms (computed by ``Distiller``; each enters the total with its weight applied)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 __all__ = ["METHODS", "METHOD_DEFAULTS", "METHOD_TABLE", "MethodSpec", "check_loss_weights", "get_method"]
@@ -147,12 +148,12 @@ def get_method(name: str) -> MethodSpec:
 
 
 def check_loss_weights(method: str, weights: dict) -> None:
-    """Loss-weight names must be ``method``'s (its ``MethodSpec.defaults``) and values numbers: one ValueError
+    """Loss-weight names must be ``method``'s (its ``MethodSpec.defaults``) and values finite numbers: one ValueError
     naming the wrong ones and the valid names. Recipes and ``Distiller`` both check through here."""
     known = get_method(method).defaults
     unknown = sorted(set(weights) - set(known))
     if unknown:
         raise ValueError(f"Unknown loss weight(s) {unknown} for method {method!r}; valid: {sorted(known)}.")
     for key, value in weights.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"loss weight {key!r} must be a number, got {value!r} ({type(value).__name__}).")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"loss weight {key!r} must be a finite number, got {value!r} ({type(value).__name__}).")

@@ -73,7 +73,8 @@ class NoisySingleStep(NeuronHooks):
     def __init__(self, model: nn.Module, scale: float = 1.0, generator: torch.Generator | None = None):
         if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and 0 <= scale < math.inf):
             raise ValueError(
-                f"single_step_noise (the noise width in units of v_threshold) must be >= 0, got {scale!r}."
+                "single_step_noise (the noise width in units of v_threshold) must be a finite number >= 0, "
+                f"got {scale!r}."
             )
         for name, module in model.named_modules():
             if isinstance(module, MultiStepNeuron):

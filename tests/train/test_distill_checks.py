@@ -66,7 +66,12 @@ def _nothing_trained(out: Path) -> None:
     [
         ("epochs: ten\n", "'epochs' must be an integer, got 'ten'"),
         ('T: "4"\n', "'T' must be an integer, got '4'"),
-        ("lr: fast\n", "'lr' must be a number, got 'fast'"),
+        ("lr: fast\n", "'lr' must be a finite number, got 'fast'"),
+        ("lr: .nan\n", "'lr' must be a finite number, got nan"),
+        ("smoothing: .nan\n", "'smoothing' must be a finite number, got nan"),
+        ("lr: .inf\n", "'lr' must be a finite number, got inf"),
+        ("method: hetero\nloss_weights: {spike_weight: .nan}\n", "loss weight 'spike_weight' must be a finite number"),
+        ("method: kd\nloss_weights: {tau: .inf}\n", "loss weight 'tau' must be a finite number"),
         ("loss_weights: 3\n", "'loss_weights' must be a mapping"),
         ("loss_weights: {gamma: 1}\n", "Unknown loss weight(s) ['gamma'] for method 'bkd'"),
         ("teacher: resnet9000\n", "Unknown teacher 'resnet9000'"),
@@ -90,6 +95,8 @@ def test_recipe_errors_before_training(distill_main, tmp_path, capsys, recipe_te
     [
         (["--sched", "foo"], "'sched' is 'foo'"),
         (["--grad-accum", "0"], "'grad_accum' must be >= 1, got 0"),
+        (["--lr", "nan"], "'lr' must be a finite number, got nan"),
+        (["--weight-decay", "inf"], "'weight_decay' must be a finite number, got inf"),
         (["--img-size", "-5"], "'img_size' must be >= 1, got -5"),
         (["--neuron", "lifx"], "Close matches: ['lif'"),
         (["--optimizer", "adamx"], "'optimizer' is 'adamx'"),
